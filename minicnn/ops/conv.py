@@ -1,0 +1,75 @@
+"""2-D convolution (really cross-correlation, as in every deep learning library).
+
+    out[n, f, oy, ox] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, oy*s + i, ox*s + j]
+
+Forward lays the windows out with im2col so the sum is one matrix multiply
+per image; backward is two more multiplies and col2im (the adjoint of im2col):
+
+    dw = sum_n dout[n] @ cols[n].T          dcols = w.T @ dout[n]       dx = col2im(dcols)
+
+The backward is the same under every backward rule: guided backprop and the
+deconvnet both send the signal down through the transposed filters.
+"""
+import numpy as np
+
+from minicnn.kernels.im2col import col2im, im2col
+from minicnn.ops.checks import check_float, check_int, check_ndim
+from minicnn.tensor import Function
+
+
+def conv_output_size(size, kernel, stride, padding):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class Conv2d(Function):
+    def forward(self, x, w, b, stride=1, padding=0):
+        """
+        Inputs:
+        - x: (N, C, H, W) images; w: (F, C, KH, KW) filters; b: (F,) biases or None
+        - stride, padding: integers (the same along height and width)
+        Returns out: (N, F, OH, OW) with OH = (H + 2*padding - KH) // stride + 1
+        """
+        stride = check_int("conv2d", "stride", stride, 1)
+        padding = check_int("conv2d", "padding", padding, 0)
+        check_ndim("conv2d", "input", x, 4, "(N, C, H, W)")
+        check_ndim("conv2d", "weight", w, 4, "(F, C, KH, KW)")
+        check_float("conv2d", "input", x)
+        N, C, H, W = x.shape
+        F, Cw, KH, KW = w.shape
+        if C != Cw:
+            raise ValueError(f"conv2d: input has C={C} channels (shape {x.shape}), "
+                             f"weight expects {Cw} (shape {w.shape})")
+        if b is not None and b.shape != (F,):
+            raise ValueError(f"conv2d: bias must have shape ({F},), got {b.shape}")
+        if KH > H + 2 * padding or KW > W + 2 * padding:
+            raise ValueError(f"conv2d: kernel {KH}x{KW} is larger than the padded input "
+                             f"{H + 2 * padding}x{W + 2 * padding} (input {H}x{W}, padding {padding})")
+        dtype = np.result_type(x, w)
+        x, w = np.ascontiguousarray(x, dtype=dtype), w.astype(dtype, copy=False)
+        OH = conv_output_size(H, KH, stride, padding)
+        OW = conv_output_size(W, KW, stride, padding)
+
+        cols = im2col(x, KH, KW, stride, padding, OH, OW)   # (N, C*KH*KW, OH*OW)
+        out = np.matmul(w.reshape(F, -1), cols)              # (N, F, OH*OW)
+        if b is not None:
+            out += b.astype(dtype, copy=False)[:, None]
+        self.cols, self.w = cols, w
+        self.x_shape, self.has_bias = x.shape, b is not None
+        self.stride, self.padding, self.OH, self.OW = stride, padding, OH, OW
+        return out.reshape(N, F, OH, OW)
+
+    def backward(self, dout):                                # dout: (N, F, OH, OW)
+        N, C, H, W = self.x_shape
+        F, _, KH, KW = self.w.shape
+        dout = dout.reshape(N, F, -1)                        # (N, F, OH*OW)
+        # dw = sum_n dout[n] @ cols[n].T; the transpose is a view BLAS reads in place
+        dw = np.matmul(dout, self.cols.transpose(0, 2, 1)).sum(axis=0)   # (F, C*KH*KW)
+        db = dout.sum(axis=(0, 2)) if self.has_bias else None      # (F,)
+        dcols = np.matmul(self.w.reshape(F, -1).T, dout)     # (N, C*KH*KW, OH*OW)
+        dx = col2im(dcols, C, H, W, KH, KW, self.stride, self.padding, self.OH, self.OW)
+        return dx, dw.reshape(self.w.shape), db
+
+
+def conv2d(x, w, b=None, stride=1, padding=0):
+    """Functional convolution: x (N, C, H, W), w (F, C, KH, KW), b (F,) -> (N, F, OH, OW)."""
+    return Conv2d.apply(x, w, b, stride=stride, padding=padding)

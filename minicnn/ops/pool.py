@@ -1,0 +1,42 @@
+"""Max-pooling with "switches" (Zeiler & Fergus 2014).
+
+Forward takes the maximum of each KH x KW window and remembers where it was.
+Backward routes each gradient to that remembered location. This is the same
+under every backward rule: guided backprop and the deconvnet reuse the
+switches recorded on the forward pass.
+Ties: the first maximum in row-major order inside the window wins.
+"""
+import numpy as np
+
+from minicnn.kernels.pool import maxpool_backward, maxpool_forward
+from minicnn.ops.checks import check_float, check_int, check_ndim, check_pair
+from minicnn.tensor import Function
+
+
+class MaxPool2d(Function):
+    def forward(self, x, kernel_size=2, stride=None):
+        """
+        Inputs:
+        - x: (N, C, H, W)
+        - kernel_size: int or (KH, KW); stride: int, defaults to the kernel size
+        Returns out: (N, C, OH, OW) with OH = (H - KH) // stride + 1
+        """
+        KH, KW = check_pair("max_pool2d", "kernel_size", kernel_size, 1)
+        stride = KH if stride is None else check_int("max_pool2d", "stride", stride, 1)
+        check_ndim("max_pool2d", "input", x, 4, "(N, C, H, W)")
+        check_float("max_pool2d", "input", x)
+        N, C, H, W = x.shape
+        if KH > H or KW > W:
+            raise ValueError(f"max_pool2d: kernel {KH}x{KW} is larger than the input {H}x{W}")
+        OH, OW = (H - KH) // stride + 1, (W - KW) // stride + 1
+        out, self.switches = maxpool_forward(np.ascontiguousarray(x), KH, KW, stride, OH, OW)
+        self.H, self.W = H, W
+        return out                                           # (N, C, OH, OW)
+
+    def backward(self, dout):                                # dout: (N, C, OH, OW)
+        dx = maxpool_backward(np.ascontiguousarray(dout), self.switches, self.H, self.W)
+        return (dx,)
+
+
+def max_pool2d(x, kernel_size=2, stride=None):
+    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)

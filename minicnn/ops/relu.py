@@ -1,0 +1,88 @@
+"""ReLU, with the three backward rules the visualizations compare, side by side.
+
+Forward is always max(x, 0). What differs is how a signal `dout` arriving
+from above is passed down to the input x:
+
+- normal:  the true gradient. Pass where the INPUT was positive.
+- deconv:  Zeiler & Fergus, "Visualizing and Understanding Convolutional
+           Networks" (ECCV 2014). The deconvnet runs a ReLU on the way down:
+           pass where the SIGNAL is positive, whatever the input was.
+- guided:  Springenberg et al., "Striving for Simplicity: The All
+           Convolutional Net" (ICLR 2015 workshop). Both conditions: pass
+           positive signal through units whose input was positive.
+
+    dout   = [ 2, -1,  3, -4]
+    x      = [ 1,  1, -1, -1]
+    normal = [ 2, -1,  0,  0]
+    deconv = [ 2,  0,  3,  0]
+    guided = [ 2,  0,  0,  0]
+
+Every other op (convolution, linear, max-pool with its switches) keeps its
+ordinary backward under all three rules. Choose the rule for a block of code:
+
+    with minicnn.backward_rule("guided"):
+        score.backward()
+
+The rule is read when backward() runs, so one forward pass can be explained
+three ways.
+"""
+from contextlib import contextmanager
+
+import numpy as np
+
+from minicnn.tensor import Function
+
+
+# x: the ReLU's input saved in forward; dout: the gradient arriving from above.
+def relu_backward_normal(x, dout):    # the true gradient: pass where the INPUT was positive
+    return dout * (x > 0)
+
+
+def relu_backward_deconv(x, dout):    # Zeiler & Fergus 2014: pass where the SIGNAL is positive
+    return np.maximum(dout, 0)
+
+
+def relu_backward_guided(x, dout):    # Springenberg et al. 2015: both conditions
+    return np.maximum(dout, 0) * (x > 0)
+
+
+BACKWARD_RULES = {
+    "normal": relu_backward_normal,
+    "deconv": relu_backward_deconv,
+    "guided": relu_backward_guided,
+}
+_rule = "normal"
+
+
+@contextmanager
+def backward_rule(name):
+    """Use ReLU backward rule `name` ("normal", "guided" or "deconv") inside the block.
+
+    The previous rule comes back when the block ends, also when it raises.
+    """
+    global _rule
+    if name not in BACKWARD_RULES:
+        raise ValueError(f"backward_rule: unknown rule {name!r}; "
+                         f"choose one of {', '.join(BACKWARD_RULES)}")
+    previous, _rule = _rule, name
+    try:
+        yield
+    finally:
+        _rule = previous
+
+
+def current_backward_rule():
+    return _rule
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return (BACKWARD_RULES[_rule](self.x, dout),)
+
+
+def relu(x):
+    return ReLU.apply(x)
