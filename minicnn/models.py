@@ -3,7 +3,13 @@
 reference_net: a small VGG-style CIFAR-10 net (two conv-conv-pool blocks and
 two fully connected layers); layer names match its state dict, e.g.
 "conv1.weight", so PyTorch code with the same names can share its weights.
+
+pretrained(name) returns a model trained by `minicnn train` (see the README for
+the command), with its weights shipped inside the package, so everything
+visual works offline.
 """
+from pathlib import Path
+
 from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 
 
@@ -39,3 +45,23 @@ def mlp(hidden=256, num_classes=10):
 
 
 MODELS = {"reference_net": reference_net, "mlp": mlp}
+
+
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+def pretrained(name="reference_net"):
+    """A trained model shipped with minicnn. `model.meta` holds classes, mean, std
+    (per channel, for pixels in [0, 1]), test accuracy and the training command."""
+    if name not in MODELS:
+        raise ValueError(f"pretrained: unknown model {name!r}; choose from {', '.join(MODELS)}")
+    return open_model(name)
+
+
+def open_model(name_or_path):
+    """A shipped model by name ("reference_net", "mlp") or a checkpoint file by path."""
+    from minicnn.checkpoint import load_model    # checkpoint.py imports MODELS from here
+    path = WEIGHTS / f"{name_or_path}.npz" if name_or_path in MODELS else Path(name_or_path)
+    if name_or_path in MODELS and not path.exists():
+        raise FileNotFoundError(f"the shipped weights {path} are missing from this installation")
+    return load_model(path)

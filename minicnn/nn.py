@@ -114,7 +114,9 @@ class Conv2d(Module):
         return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def __repr__(self):
-        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+        KH, KW = self.kernel_size
+        kernel = KH if KH == KW else self.kernel_size
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={kernel}, "
                 f"stride={self.stride}, padding={self.padding})")
 
 
@@ -194,7 +196,7 @@ class Sequential(Module):
 
     def check_layer(self, name):
         if name not in self.names:
-            raise ValueError(f"unknown layer {name!r}; layers are: {', '.join(self.names)}")
+            raise ValueError(f"Sequential: unknown layer {name!r}; layers are: {', '.join(self.names)}")
 
     def forward(self, x):
         for layer in self:

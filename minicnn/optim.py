@@ -43,8 +43,9 @@ class SGD:
             p.data -= (self.lr * g).astype(p.dtype, copy=False)
 
     def state_dict(self):
-        """The momentum buffers, as {"velocity.<k>": array}, for checkpoints."""
-        return {f"velocity.{k}": v for k, v in enumerate(self.velocity) if v is not None}
+        """Copies of the momentum buffers, as {"velocity.<k>": array}, for checkpoints.
+        (Copies, because step() updates the buffers in place.)"""
+        return {f"velocity.{k}": v.copy() for k, v in enumerate(self.velocity) if v is not None}
 
     def load_state_dict(self, state):
         for k, p in enumerate(self.params):

@@ -45,7 +45,8 @@ def as_float_array(data):
     if isinstance(data, Tensor):
         raise TypeError("Tensor(...): got a Tensor; use .detach() or .data to rewrap it")
     array = np.asarray(data)
-    if array.dtype in (np.float32, np.float64):
+    # only NumPy data says which float it is: np.asarray([0.5]) is float64 by default
+    if isinstance(data, (np.ndarray, np.generic)) and array.dtype in (np.float32, np.float64):
         return array
     if array.dtype.kind not in "biuf":
         raise TypeError(f"Tensor(...): cannot hold an array of dtype {array.dtype}")

@@ -1,0 +1,84 @@
+"""Checkpoints: a model's weights (and optionally the optimiser's state) plus JSON metadata.
+
+One `.npz` file, readable with `np.load(path, allow_pickle=False)`:
+
+    conv1.weight, conv1.bias, ..., fc2.bias     parameters, PyTorch names and layouts
+    optim.velocity.0, ...                       SGD momentum buffers (training checkpoints)
+    meta.json                                   a string: architecture, classes, mean, std,
+                                                epoch, metrics, the command that made it
+
+Files are written to a temporary name beside the target and renamed into
+place, so a crash or a kill never leaves a half-written checkpoint.
+"""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from minicnn.models import MODELS
+
+META_KEY = "meta.json"
+OPTIM_PREFIX = "optim."
+
+
+def atomic_save_npz(path, arrays):
+    """np.savez_compressed to `path` via a temporary file and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(path, model, meta, optimizer=None):
+    arrays = dict(model.state_dict())
+    if optimizer is not None:
+        arrays.update({OPTIM_PREFIX + k: v for k, v in optimizer.state_dict().items()})
+    arrays[META_KEY] = np.array(json.dumps(meta))
+    atomic_save_npz(path, arrays)
+
+
+def read_checkpoint(path):
+    """-> (params {name: array}, optimiser state {name: array}, meta dict)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"checkpoint {path} is not a readable .npz file: {error}") from None
+    if META_KEY not in arrays:
+        raise ValueError(f"checkpoint {path} has no {META_KEY} entry")
+    meta = json.loads(str(arrays.pop(META_KEY)))
+    optim = {k[len(OPTIM_PREFIX):]: v for k, v in arrays.items() if k.startswith(OPTIM_PREFIX)}
+    params = {k: v for k, v in arrays.items() if not k.startswith(OPTIM_PREFIX)}
+    return params, optim, meta
+
+
+def build_model(meta, path="checkpoint"):
+    arch = meta.get("architecture")
+    if arch not in MODELS:
+        raise ValueError(f"{path}: unknown architecture {arch!r}; known: {', '.join(MODELS)}")
+    return MODELS[arch](**meta.get("architecture_args", {}))
+
+
+def load_model(path):
+    """The model a checkpoint describes, with its weights and `model.meta`.
+    Names and shapes are checked against the architecture (load_state_dict
+    says exactly what does not match)."""
+    params, _, meta = read_checkpoint(path)
+    model = build_model(meta, path)
+    try:
+        model.load_state_dict(params)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    model.meta = meta
+    return model

@@ -1,0 +1,227 @@
+"""Training a CIFAR-10 classifier, top to bottom.
+
+    config = TrainConfig(model="reference_net", epochs=20, out="runs/ref")
+    train(config)                  # writes runs/ref/{checkpoint.npz, model.npz, metrics.jsonl, *.png}
+    train(config, resume=True)     # continues exactly where the last checkpoint left off
+
+One epoch: shuffle (seeded), augment (random crop + flip), normalise with the
+training split's per-channel mean/std, then for every batch forward, loss,
+backward and an SGD step with the learning rate of the schedule. After each
+epoch: test accuracy, a checkpoint (atomically), the metrics file and plots.
+
+Exact resume: the batches of epoch e and the augmentation of batch k depend
+only on (seed, e, k) (see minicnn.data.batches), and the learning rate only on
+the global step, so weights + momentum buffers + (epoch, step) are the whole
+state. Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint at
+(epoch, step) and exits; a run killed with SIGKILL resumes from the last
+epoch's checkpoint and, from the same seed, ends with the same weights.
+"""
+import json
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from minicnn.checkpoint import read_checkpoint, save_checkpoint
+from minicnn.data import batches, channel_stats, load_cifar10, num_batches
+from minicnn.functional import cross_entropy
+from minicnn.init import manual_seed
+from minicnn.models import MODELS
+from minicnn.optim import SGD
+from minicnn.tensor import Tensor, no_grad
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    model: str = "reference_net"
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.05               # the peak learning rate
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    seed: int = 0
+    augment: bool = True
+    train_limit: int | None = None  # train on a random subset of this many images
+    test_limit: int | None = None
+    data: str | None = None         # a path; None: MINICNN_DATA, the cache, the download
+    out: str = "runs/reference_net"
+
+    def check(self):
+        if self.model not in MODELS:
+            raise ValueError(f"train: unknown model {self.model!r}; choose from {', '.join(MODELS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"train: unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)}")
+
+
+def learning_rate(config, step, total_steps):
+    """The learning rate at global step `step` of `total_steps`.
+
+    onecycle (Smith & Topin, "Super-Convergence", 2019): warm up linearly from
+    lr/25 to lr over the first 30% of the steps, then follow a half cosine down
+    to lr/25e4 (PyTorch's OneCycleLR defaults, learning rate only).
+    cosine (Loshchilov & Hutter, "SGDR", ICLR 2017, without restarts): from lr to 0.
+    """
+    t = step / max(total_steps, 1)                      # progress in [0, 1)
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * t))
+    start, end, warm = config.lr / 25, config.lr / 25e4, 0.3
+    if t < warm:
+        return start + (config.lr - start) * t / warm
+    return end + (config.lr - end) * 0.5 * (1 + math.cos(math.pi * (t - warm) / (1 - warm)))
+
+
+def random_subset(x, y, limit, seed):
+    """A seeded random subset (the arrays are sorted by class, so not the first `limit`)."""
+    if limit is None or limit >= len(x):
+        return x, y
+    keep = np.sort(np.random.default_rng(seed).permutation(len(x))[:limit])
+    return x[keep], y[keep]
+
+
+def evaluate(model, x, y, mean, std, batch_size=500, num_classes=10):
+    """Accuracy and confusion matrix (rows: true class, columns: predicted) of uint8 images x."""
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    with no_grad():
+        for xb, yb in batches(x, y, batch_size, mean=mean, std=std):
+            pred = model(Tensor(xb)).data.argmax(axis=1)
+            np.add.at(confusion, (yb, pred), 1)
+    return np.trace(confusion) / max(len(y), 1), confusion
+
+
+class StopFlag:
+    """Turns Ctrl-C / SIGTERM into a flag the loop checks between steps, so a
+    checkpoint is never taken in the middle of an update."""
+
+    def __init__(self):
+        self.raised = False
+
+    def __enter__(self):
+        self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def handle(self, signum, frame):
+        self.raised = True
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+def train(config, resume=False, progress=True, command="", stop_after_epochs=None):
+    """Train (or resume) and return the final meta dict; see the module docstring.
+
+    stop_after_epochs: end the session after this many epochs (of config.epochs)
+    with a checkpoint, as if interrupted there; resume=True continues the run.
+    """
+    config.check()
+    out = Path(config.out)
+    ckpt_path = out / "checkpoint.npz"
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"train --resume: no checkpoint at {ckpt_path}")
+        _, _, meta = read_checkpoint(ckpt_path)
+        config = TrainConfig(**meta["config"])          # the run continues as it was started
+    data = load_cifar10(config.data, progress=progress)
+    train_x, train_y = random_subset(data.train_x, data.train_y, config.train_limit, config.seed)
+    test_x, test_y = random_subset(data.test_x, data.test_y, config.test_limit, config.seed)
+    mean, std = channel_stats(train_x)
+
+    manual_seed(config.seed)
+    model = MODELS[config.model]()
+    opt = SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+              nesterov=config.nesterov, weight_decay=config.weight_decay)
+    meta = {"architecture": config.model, "architecture_args": {}, "classes": list(data.classes),
+            "mean": mean.tolist(), "std": std.tolist(), "epoch": 0, "step": 0, "metrics": [],
+            "train_seconds": 0.0, "config": asdict(config), "command": command,
+            "data_source": data.source}
+    if resume:
+        params, optim_state, meta = read_checkpoint(ckpt_path)
+        model.load_state_dict(params)
+        opt.load_state_dict(optim_state)
+        print(f"resuming {ckpt_path} at epoch {meta['epoch'] + 1}, step {meta['step']}")
+
+    per_epoch = num_batches(len(train_x), config.batch_size)
+    total_steps = config.epochs * per_epoch
+    with StopFlag() as stop:
+        for epoch in range(meta["epoch"], config.epochs):
+            started, first = time.perf_counter(), meta["step"]
+            seen = correct = 0
+            loss_sum = 0.0
+            bar = tqdm(total=per_epoch, initial=first, disable=not progress, leave=True,
+                       desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
+            step = first
+            for xb, yb in batches(train_x, train_y, config.batch_size, shuffle=True,
+                                  seed=config.seed, epoch=epoch, start=first,
+                                  augment=config.augment, mean=mean, std=std):
+                opt.lr = learning_rate(config, epoch * per_epoch + step, total_steps)
+                opt.zero_grad()
+                logits = model(Tensor(xb))                  # (B, 10)
+                loss = cross_entropy(logits, yb)
+                loss.backward()
+                opt.step()
+                step += 1
+                seen += len(yb)
+                loss_sum += loss.item() * len(yb)
+                correct += int((logits.data.argmax(axis=1) == yb).sum())
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
+                                lr=f"{opt.lr:.4f}")
+                bar.update()
+                if stop.raised:
+                    break
+            bar.close()
+            meta["train_seconds"] += time.perf_counter() - started
+            if stop.raised and step < per_epoch:
+                meta.update(epoch=epoch, step=step)
+                save_checkpoint(ckpt_path, model, meta, opt)
+                print(f"interrupted: saved {ckpt_path} at epoch {epoch + 1}, step {step}; "
+                      f"continue with: minicnn train --resume --out {config.out}")
+                return meta
+
+            test_acc, confusion = evaluate(model, test_x, test_y, mean, std)
+            meta["metrics"].append({"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
+                                    "train_accuracy": correct / max(seen, 1),
+                                    "test_accuracy": test_acc, "lr": opt.lr,
+                                    "seconds": meta["train_seconds"]})
+            meta.update(epoch=epoch + 1, step=0, test_accuracy=test_acc,
+                        confusion=confusion.tolist())
+            save_checkpoint(ckpt_path, model, meta, opt)
+            write_reports(out, meta)
+            print(f"epoch {epoch + 1}: test accuracy {test_acc:.4f}")
+            if stop.raised or epoch + 1 == stop_after_epochs:
+                print(f"stopped after epoch {epoch + 1}; saved {ckpt_path}")
+                return meta
+
+    save_checkpoint(out / "model.npz", model, meta)     # weights + meta, no optimiser
+    return meta
+
+
+def write_reports(out, meta):
+    """metrics.jsonl (one line per epoch, rewritten whole) and the two plots."""
+    from minicnn.plots import plot_confusion, plot_training_curves, save_figure
+    tmp = out / ".metrics.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(m) + "\n" for m in meta["metrics"]))
+    tmp.replace(out / "metrics.jsonl")
+    save_figure(plot_training_curves(meta["metrics"]), out / "curves.png")
+    save_figure(plot_confusion(np.array(meta["confusion"]), meta["classes"]), out / "confusion.png")
+
+
+def config_from_args(args):
+    """A TrainConfig from argparse results whose names match the fields."""
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                          if hasattr(args, f.name)})

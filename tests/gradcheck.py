@@ -1,0 +1,119 @@
+"""Numerical gradient checking with centred differences (as in CS231n's gradient_check.py).
+
+    numerical_gradient(f, x, dout)[i] = sum(dout * (f(x + h e_i) - f(x - h e_i))) / (2h)
+
+Contracting with a random `dout` checks a non-scalar output in one pass: it is the gradient
+of the scalar sum(dout * f(x)), which is exactly what backward(dout) computes. Subtracting
+the two outputs before summing keeps round-off near eps / h ~ 1e-10 instead of growing with
+the size of the whole sum.
+
+The hundreds of tiny forward passes behind one numerical gradient run on a single numba
+thread: for arrays this small, waking worker threads costs more than the work (and far more
+on a busy machine). The analytic forward and backward keep the default thread count.
+"""
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from minicnn.tensor import Tensor, no_grad
+
+H = 1e-6            # centred-difference step, for float64 inputs
+TOLERANCE = 1e-6    # largest accepted relative error
+
+
+@contextmanager
+def one_numba_thread():
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def numerical_gradient(f, x, dout, h=H):
+    """Centred-difference gradient of sum(dout * f()) with respect to the array x.
+
+    Inputs:
+    - f: a function of no arguments returning an array; it reads x, which is nudged in place
+    - x: float64 array (restored on return); dout: array of f()'s shape
+    Returns dx: array of x's shape
+    """
+    dx = np.zeros_like(x)
+    with one_numba_thread():
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            plus = np.array(f(), dtype=np.float64)
+            x[i] = old - h
+            minus = np.array(f(), dtype=np.float64)
+            x[i] = old
+            dx[i] = np.sum(dout * (plus - minus)) / (2 * h)
+    return dx
+
+
+def rel_error(analytic, numeric):
+    """Largest elementwise relative error |a_i - n_i| / (|a_i| + |n_i|).
+
+    Round-off in a centred difference is about eps * |out| / h ~ 1e-10 whatever the size
+    of the entry, so an entry far smaller than the largest one (or exactly 0, below a dead
+    ReLU) is measured against 1% of the largest instead of against itself.
+    """
+    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
+    assert analytic.shape == numeric.shape, (analytic.shape, numeric.shape)
+    if analytic.size == 0:
+        return 0.0
+    size = np.abs(analytic) + np.abs(numeric)
+    floor = max(1e-2 * size.max(), 1e-8)
+    return float(np.max(np.abs(analytic - numeric) / np.maximum(size, floor)))
+
+
+def check_gradients(f, *arrays, seed=0, tolerance=TOLERANCE):
+    """Compare backward() with centred differences for every input of f.
+
+    Inputs:
+    - f: maps Tensors (one per array) to a Tensor
+    - arrays: float64 arrays; each becomes a leaf Tensor that requires grad
+    Returns the list of analytic gradients (for further checks by the caller).
+    """
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]      # private, writable copies
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    out = f(*tensors)
+    assert out.dtype == np.float64
+    dout = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(dout)
+
+    def forward():
+        with no_grad():
+            return f(*tensors).data
+
+    for k, t in enumerate(tensors):
+        assert t.grad is not None, f"input {k} received no gradient"
+        assert t.grad.shape == t.shape and t.grad.dtype == np.float64
+        numeric = numerical_gradient(forward, t.data, dout)
+        error = rel_error(t.grad, numeric)
+        assert error < tolerance, f"input {k} of shape {t.shape}: relative error {error:.2e}"
+    return [t.grad for t in tensors]
+
+
+def check_module_gradients(model, x, loss=None, seed=0, tolerance=TOLERANCE):
+    """Like check_gradients for a float64 Module: every parameter and the input x.
+    With `loss` (a function of the output), the gradients of loss(model(x)) are checked."""
+    x = Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    f = model if loss is None else (lambda x: loss(model(x)))
+    model.zero_grad()
+    out = f(x)
+    dout = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(dout)
+
+    def forward():
+        with no_grad():
+            return f(x).data
+
+    checked = list(model.named_parameters()) + [("input", x)]
+    for name, t in checked:
+        assert t.grad is not None and t.grad.dtype == np.float64, name
+        numeric = numerical_gradient(forward, t.data, dout)
+        error = rel_error(t.grad, numeric)
+        assert error < tolerance, f"{name} of shape {t.shape}: relative error {error:.2e}"
