@@ -57,6 +57,12 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def requires_grad_(self, flag=True):
+        """Switch gradients of every parameter on or off (off: backward skips dw, db)."""
+        for p in self.parameters():
+            p.requires_grad = flag
+        return self
+
     def train(self, mode=True):
         self.training = mode
         for _, child in self.named_children():
@@ -144,7 +150,7 @@ class ReLU(Module):
 class MaxPool2d(Module):
     def __init__(self, kernel_size, stride=None):
         self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
+        self.stride = kernel_size if stride is None else stride   # int or (SH, SW)
 
     def forward(self, x):
         return max_pool2d(x, self.kernel_size, self.stride)
@@ -237,8 +243,14 @@ class Sequential(Module):
         """
         x = Tensor(x.data if isinstance(x, Tensor) else as_float_array(x), requires_grad=True)
         net = self if layer is None else self.upto(layer)
-        out = net(x)
-        out.backward(unit_dout(out.data, unit, layer or self.names[-1]))
+        wanted = [p.requires_grad for p in self.parameters()]
+        self.requires_grad_(False)           # only dx is wanted: leave parameter grads alone
+        try:
+            out = net(x)
+            out.backward(unit_dout(out.data, unit, layer or self.names[-1]))
+        finally:
+            for p, flag in zip(self.parameters(), wanted):
+                p.requires_grad = flag
         return x.grad
 
 

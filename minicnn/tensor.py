@@ -225,6 +225,8 @@ class Function:
 
     `Op.apply(...)` unwraps Tensors into arrays, runs forward, and (unless in
     no_grad, or no input needs a gradient) records the op on the output.
+    `self.needs_input_grad[i]` tells forward and backward whether input i
+    wants a gradient, so they can skip work nobody asked for.
     """
 
     parents = ()
@@ -232,9 +234,12 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         fn = cls()
+        # which positional inputs want a gradient: backward may skip the others
+        fn.needs_input_grad = tuple(_grad_enabled and isinstance(t, Tensor) and t.requires_grad
+                                    for t in inputs)
         arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
         out = Tensor(fn.forward(*arrays, **options))
-        if _grad_enabled and any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+        if any(fn.needs_input_grad):
             out.requires_grad = True
             out.ctx = fn
             fn.parents = inputs        # positional inputs; backward answers for each

@@ -232,3 +232,44 @@ def test_input_gradient_follows_the_backward_rule(small_vgg):
     with minicnn.backward_rule("guided"):
         guided = small_vgg.input_gradient(x, 4)
     assert not np.allclose(normal, guided)
+
+
+def test_input_gradient_leaves_parameter_grads_alone(small_vgg):
+    x = np.random.default_rng(3).standard_normal((2, 3, 16, 16))
+    small_vgg.zero_grad()
+    small_vgg.input_gradient(x, unit=1)
+    assert all(p.grad is None for p in small_vgg.parameters())
+    assert all(p.requires_grad for p in small_vgg.parameters())      # switched back on
+
+
+def test_float64_input_to_a_float32_layer_computes_in_float32():
+    rng = np.random.default_rng(4)
+    for layer, shape in ((nn.Conv2d(2, 3, 3, padding=1), (2, 2, 5, 5)), (nn.Linear(4, 3), (2, 4))):
+        x = Tensor(rng.standard_normal(shape), requires_grad=True)            # float64
+        out = layer(x)
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert x.grad.dtype == np.float64 and layer.weight.grad.dtype == np.float32
+        x32 = Tensor(x.data.astype(np.float32), requires_grad=True)
+        layer(x32).sum().backward()
+        np.testing.assert_allclose(x.grad, x32.grad, rtol=1e-5)
+
+
+def test_max_pool_with_rectangular_window_and_stride():
+    x = np.arange(2 * 6 * 6, dtype=np.float64).reshape(1, 2, 6, 6)
+    out = nn.MaxPool2d((2, 3))(Tensor(x))                   # stride defaults to (2, 3)
+    assert out.shape == (1, 2, 3, 2)
+    expected = x.reshape(1, 2, 3, 2, 2, 3).max(axis=(3, 5))   # max over each 2x3 block
+    np.testing.assert_array_equal(out.data, expected)
+    assert F.max_pool2d(Tensor(x), (2, 2), stride=(1, 2)).shape == (1, 2, 5, 3)
+
+
+def test_backward_skips_gradients_nobody_asked_for():
+    """An input that does not require grad gets none, and the op records that it needs none."""
+    rng = np.random.default_rng(5)
+    x = Tensor(rng.standard_normal((1, 2, 5, 5)))                        # no grad wanted
+    w = Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    out = F.conv2d(x, w, padding=1)
+    assert out.ctx.needs_input_grad == (False, True, False)
+    out.sum().backward()
+    assert x.grad is None and w.grad.shape == w.shape

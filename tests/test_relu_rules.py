@@ -183,6 +183,11 @@ def test_backward_rule_restores_after_an_exception():
         with minicnn.backward_rule("deconv"):
             raise KeyError("boom")
     assert minicnn.current_backward_rule() == "normal"
+    with minicnn.backward_rule("guided"):
+        with pytest.raises(KeyError):
+            with minicnn.backward_rule("deconv"):
+                raise KeyError("boom")
+        assert minicnn.current_backward_rule() == "guided"     # the previous rule, not the default
 
 
 def test_backward_rules_nest():

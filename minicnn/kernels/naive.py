@@ -57,21 +57,21 @@ def conv2d_naive(x, w, b, stride, padding):
     return out
 
 
-def maxpool_forward_naive(x, KH, KW, stride):
+def maxpool_forward_naive(x, KH, KW, SH, SW):
     """np.argmax over each flattened window (it returns the first maximum)."""
     N, C, H, W = x.shape
-    OH, OW = (H - KH) // stride + 1, (W - KW) // stride + 1
+    OH, OW = (H - KH) // SH + 1, (W - KW) // SW + 1
     out = np.zeros((N, C, OH, OW), dtype=x.dtype)
     switches = np.zeros((N, C, OH, OW), dtype=np.int64)
     for n in range(N):
         for c in range(C):
             for oy in range(OH):
                 for ox in range(OW):
-                    window = x[n, c, oy * stride:oy * stride + KH, ox * stride:ox * stride + KW]
+                    window = x[n, c, oy * SH:oy * SH + KH, ox * SW:ox * SW + KW]
                     k = int(np.argmax(window))
                     i, j = divmod(k, KW)
                     out[n, c, oy, ox] = window[i, j]
-                    switches[n, c, oy, ox] = (oy * stride + i) * W + ox * stride + j
+                    switches[n, c, oy, ox] = (oy * SH + i) * W + ox * SW + j
     return out, switches
 
 

@@ -11,7 +11,7 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def maxpool_forward(x, KH, KW, stride, OH, OW):
+def maxpool_forward(x, KH, KW, SH, SW, OH, OW):
     """x (N, C, H, W) -> out (N, C, OH, OW), switches (N, C, OH, OW) int64."""
     N, C, H, W = x.shape
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
@@ -20,7 +20,7 @@ def maxpool_forward(x, KH, KW, stride, OH, OW):
         for c in range(C):
             for oy in range(OH):
                 for ox in range(OW):
-                    y0, x0 = oy * stride, ox * stride
+                    y0, x0 = oy * SH, ox * SW
                     best, best_at = x[n, c, y0, x0], y0 * W + x0
                     for i in range(KH):
                         for j in range(KW):

@@ -7,6 +7,9 @@ per image; backward is two more multiplies and col2im (the adjoint of im2col):
 
     dw = sum_n dout[n] @ cols[n].T          dcols = w.T @ dout[n]       dx = col2im(dcols)
 
+A float64 input to a float32 layer is computed in float32 (the weights'
+dtype), and its gradient is handed back in float64.
+
 The backward is the same under every backward rule: guided backprop and the
 deconvnet both send the signal down through the transposed filters.
 """
@@ -44,30 +47,37 @@ class Conv2d(Function):
         if KH > H + 2 * padding or KW > W + 2 * padding:
             raise ValueError(f"conv2d: kernel {KH}x{KW} is larger than the padded input "
                              f"{H + 2 * padding}x{W + 2 * padding} (input {H}x{W}, padding {padding})")
-        dtype = np.result_type(x, w)
-        x, w = np.ascontiguousarray(x, dtype=dtype), w.astype(dtype, copy=False)
+        self.x_dtype = x.dtype
+        x = np.ascontiguousarray(x, dtype=w.dtype)          # compute in the weights' dtype
         OH = conv_output_size(H, KH, stride, padding)
         OW = conv_output_size(W, KW, stride, padding)
 
         cols = im2col(x, KH, KW, stride, padding, OH, OW)   # (N, C*KH*KW, OH*OW)
         out = np.matmul(w.reshape(F, -1), cols)              # (N, F, OH*OW)
         if b is not None:
-            out += b.astype(dtype, copy=False)[:, None]
-        self.cols, self.w = cols, w
-        self.x_shape, self.has_bias = x.shape, b is not None
+            out += b.astype(w.dtype, copy=False)[:, None]
+        self.cols = cols if self.needs_input_grad[1] else None   # only dw needs them
+        self.w, self.x_shape = w, x.shape
         self.stride, self.padding, self.OH, self.OW = stride, padding, OH, OW
         return out.reshape(N, F, OH, OW)
 
     def backward(self, dout):                                # dout: (N, F, OH, OW)
         N, C, H, W = self.x_shape
         F, _, KH, KW = self.w.shape
-        dout = dout.reshape(N, F, -1)                        # (N, F, OH*OW)
-        # dw = sum_n dout[n] @ cols[n].T; the transpose is a view BLAS reads in place
-        dw = np.matmul(dout, self.cols.transpose(0, 2, 1)).sum(axis=0)   # (F, C*KH*KW)
-        db = dout.sum(axis=(0, 2)) if self.has_bias else None      # (F,)
-        dcols = np.matmul(self.w.reshape(F, -1).T, dout)     # (N, C*KH*KW, OH*OW)
-        dx = col2im(dcols, C, H, W, KH, KW, self.stride, self.padding, self.OH, self.OW)
-        return dx, dw.reshape(self.w.shape), db
+        dout = dout.reshape(N, F, -1).astype(self.w.dtype, copy=False)   # (N, F, OH*OW)
+        need_dx, need_dw, need_db = self.needs_input_grad
+        dx = dw = db = None
+        if need_dw:
+            # dw = sum_n dout[n] @ cols[n].T; the transpose is a view BLAS reads in place
+            dw = np.matmul(dout, self.cols.transpose(0, 2, 1)).sum(axis=0)  # (F, C*KH*KW)
+            dw = dw.reshape(self.w.shape)
+        if need_db:
+            db = dout.sum(axis=(0, 2))                       # (F,)
+        if need_dx:
+            dcols = np.matmul(self.w.reshape(F, -1).T, dout)  # (N, C*KH*KW, OH*OW)
+            dx = col2im(dcols, C, H, W, KH, KW, self.stride, self.padding, self.OH, self.OW)
+            dx = dx.astype(self.x_dtype, copy=False)
+        return dx, dw, db
 
 
 def conv2d(x, w, b=None, stride=1, padding=0):

@@ -23,16 +23,20 @@ class Linear(Function):
                              f"weight expects {w.shape[1]} (shape {w.shape})")
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {b.shape}")
-        self.x, self.w, self.has_bias = x, w, b is not None
+        self.x_dtype = x.dtype
+        x = x.astype(w.dtype, copy=False)                    # compute in the weights' dtype
+        self.x, self.w = x, w
         out = x @ w.T                                        # (N, M)
         if b is not None:
             out += b
         return out
 
     def backward(self, dout):                                # dout: (N, M)
-        dx = dout @ self.w                                   # (N, D)
-        dw = dout.T @ self.x                                 # (M, D)
-        db = dout.sum(axis=0) if self.has_bias else None     # (M,)
+        need_dx, need_dw, need_db = self.needs_input_grad
+        dout = dout.astype(self.w.dtype, copy=False)
+        dx = (dout @ self.w).astype(self.x_dtype, copy=False) if need_dx else None   # (N, D)
+        dw = dout.T @ self.x if need_dw else None            # (M, D)
+        db = dout.sum(axis=0) if need_db else None           # (M,)
         return dx, dw, db
 
 

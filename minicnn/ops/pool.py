@@ -9,7 +9,7 @@ Ties: the first maximum in row-major order inside the window wins.
 import numpy as np
 
 from minicnn.kernels.pool import maxpool_backward, maxpool_forward
-from minicnn.ops.checks import check_float, check_int, check_ndim, check_pair
+from minicnn.ops.checks import check_float, check_ndim, check_pair
 from minicnn.tensor import Function
 
 
@@ -18,18 +18,18 @@ class MaxPool2d(Function):
         """
         Inputs:
         - x: (N, C, H, W)
-        - kernel_size: int or (KH, KW); stride: int, defaults to the kernel size
-        Returns out: (N, C, OH, OW) with OH = (H - KH) // stride + 1
+        - kernel_size: int or (KH, KW); stride: int or (SH, SW), defaults to the kernel size
+        Returns out: (N, C, OH, OW) with OH = (H - KH) // SH + 1
         """
         KH, KW = check_pair("max_pool2d", "kernel_size", kernel_size, 1)
-        stride = KH if stride is None else check_int("max_pool2d", "stride", stride, 1)
+        SH, SW = (KH, KW) if stride is None else check_pair("max_pool2d", "stride", stride, 1)
         check_ndim("max_pool2d", "input", x, 4, "(N, C, H, W)")
         check_float("max_pool2d", "input", x)
         N, C, H, W = x.shape
         if KH > H or KW > W:
             raise ValueError(f"max_pool2d: kernel {KH}x{KW} is larger than the input {H}x{W}")
-        OH, OW = (H - KH) // stride + 1, (W - KW) // stride + 1
-        out, self.switches = maxpool_forward(np.ascontiguousarray(x), KH, KW, stride, OH, OW)
+        OH, OW = (H - KH) // SH + 1, (W - KW) // SW + 1
+        out, self.switches = maxpool_forward(np.ascontiguousarray(x), KH, KW, SH, SW, OH, OW)
         self.H, self.W = H, W
         return out                                           # (N, C, OH, OW)
 
