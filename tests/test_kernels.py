@@ -31,8 +31,8 @@ def fast_im2col(x, KH, KW, stride, padding):
     return im2col(x, KH, KW, stride, padding, OH, OW)
 
 
-def fast_col2im(cols, C, H, W, KH, KW, stride, padding):
-    return col2im(cols, C, H, W, KH, KW, stride, padding,
+def fast_col2im(cols, N, C, H, W, KH, KW, stride, padding):
+    return col2im(cols, N, C, H, W, KH, KW, stride, padding,
                   out_size(H, KH, stride, padding), out_size(W, KW, stride, padding))
 
 
@@ -65,9 +65,9 @@ def test_im2col_matches_naive(N, C, H, W, KH, KW, stride, padding, seed):
 def test_col2im_matches_naive(N, C, H, W, KH, KW, stride, padding, seed):
     assume(KH <= H + 2 * padding and KW <= W + 2 * padding)
     P = out_size(H, KH, stride, padding) * out_size(W, KW, stride, padding)
-    cols = np.random.default_rng(seed).standard_normal((N, C * KH * KW, P))
-    np.testing.assert_allclose(fast_col2im(cols, C, H, W, KH, KW, stride, padding),
-                               col2im_naive(cols, C, H, W, KH, KW, stride, padding),
+    cols = np.random.default_rng(seed).standard_normal((C * KH * KW, N * P))
+    np.testing.assert_allclose(fast_col2im(cols, N, C, H, W, KH, KW, stride, padding),
+                               col2im_naive(cols, N, C, H, W, KH, KW, stride, padding),
                                rtol=1e-12, atol=1e-12)
 
 
@@ -81,7 +81,7 @@ def test_im2col_and_col2im_are_adjoint(N, C, H, W, KH, KW, stride, padding, seed
     cols = fast_im2col(x, KH, KW, stride, padding)
     y = rng.standard_normal(cols.shape)
     lhs = np.sum(cols * y)
-    rhs = np.sum(x * fast_col2im(y, C, H, W, KH, KW, stride, padding))
+    rhs = np.sum(x * fast_col2im(y, N, C, H, W, KH, KW, stride, padding))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
 
 

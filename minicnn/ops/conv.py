@@ -2,10 +2,12 @@
 
     out[n, f, oy, ox] = b[f] + sum_{c, i, j} w[f, c, i, j] * x_pad[n, c, oy*s + i, ox*s + j]
 
-Forward lays the windows out with im2col so the sum is one matrix multiply
-per image; backward is two more multiplies and col2im (the adjoint of im2col):
+Forward lays every window of the batch out as a column (im2col), so the sum
+is one matrix multiply; backward is two more and col2im (im2col's adjoint):
 
-    dw = sum_n dout[n] @ cols[n].T          dcols = w.T @ dout[n]       dx = col2im(dcols)
+    out = w @ cols          dw = dout @ cols.T          dcols = w.T @ dout      dx = col2im(dcols)
+
+with w as (F, C*KH*KW), cols (C*KH*KW, N*OH*OW) and dout as (F, N*OH*OW).
 
 A float64 input to a float32 layer is computed in float32 (the weights'
 dtype), and its gradient is handed back in float64.
@@ -52,30 +54,30 @@ class Conv2d(Function):
         OH = conv_output_size(H, KH, stride, padding)
         OW = conv_output_size(W, KW, stride, padding)
 
-        cols = im2col(x, KH, KW, stride, padding, OH, OW)   # (N, C*KH*KW, OH*OW)
-        out = np.matmul(w.reshape(F, -1), cols)              # (N, F, OH*OW)
+        cols = im2col(x, KH, KW, stride, padding, OH, OW)   # (C*KH*KW, N*OH*OW)
+        out = w.reshape(F, -1) @ cols                        # (F, N*OH*OW)
         if b is not None:
             out += b.astype(w.dtype, copy=False)[:, None]
         self.cols = cols if self.needs_input_grad[1] else None   # only dw needs them
         self.w, self.x_shape = w, x.shape
         self.stride, self.padding, self.OH, self.OW = stride, padding, OH, OW
-        return out.reshape(N, F, OH, OW)
+        out = out.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)   # (N, F, OH, OW)
+        return np.ascontiguousarray(out)
 
     def backward(self, dout):                                # dout: (N, F, OH, OW)
         N, C, H, W = self.x_shape
         F, _, KH, KW = self.w.shape
-        dout = dout.reshape(N, F, -1).astype(self.w.dtype, copy=False)   # (N, F, OH*OW)
+        dout = dout.astype(self.w.dtype, copy=False).transpose(1, 0, 2, 3)
+        dout = dout.reshape(F, -1)                           # (F, N*OH*OW), a copy
         need_dx, need_dw, need_db = self.needs_input_grad
         dx = dw = db = None
         if need_dw:
-            # dw = sum_n dout[n] @ cols[n].T; the transpose is a view BLAS reads in place
-            dw = np.matmul(dout, self.cols.transpose(0, 2, 1)).sum(axis=0)  # (F, C*KH*KW)
-            dw = dw.reshape(self.w.shape)
+            dw = (dout @ self.cols.T).reshape(self.w.shape)  # (F, C, KH, KW)
         if need_db:
-            db = dout.sum(axis=(0, 2))                       # (F,)
+            db = dout.sum(axis=1)                            # (F,)
         if need_dx:
-            dcols = np.matmul(self.w.reshape(F, -1).T, dout)  # (N, C*KH*KW, OH*OW)
-            dx = col2im(dcols, C, H, W, KH, KW, self.stride, self.padding, self.OH, self.OW)
+            dcols = self.w.reshape(F, -1).T @ dout           # (C*KH*KW, N*OH*OW)
+            dx = col2im(dcols, N, C, H, W, KH, KW, self.stride, self.padding, self.OH, self.OW)
             dx = dx.astype(self.x_dtype, copy=False)
         return dx, dw, db
 
