@@ -4,10 +4,21 @@
     minicnn train [--model ...] [--epochs ...]  train on CIFAR-10, checkpoint every epoch
     minicnn eval [CHECKPOINT]                   test accuracy, overall and per class
 
+How ConvNets see (minicnn.visualize; every command takes --model NAME_OR_PATH):
+    minicnn tour [--data PATH] [--out DIR]      every visualisation on one HTML page
+    minicnn filters                             first-layer filters as RGB pictures
+    minicnn weights                             the mlp's hidden units as 32x32 pictures
+    minicnn rf [LAYER [Y X]]                    receptive fields
+    minicnn top9 --layer conv3                  top-9 image patches per channel
+    minicnn explain IMAGE --method guided --target cat    a gradient map / Grad-CAM / occlusion
+    minicnn class-model --target cat            gradient ascent on the input for a class
+    minicnn sanity                              maps after cascading randomisation
+
 Every subcommand reports bad input as one readable line and a non-zero exit.
 """
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +96,291 @@ def add_train_options(p):
     p.add_argument("--command-line", dest="command_line", default=None, help=argparse.SUPPRESS)
 
 
+# ---- visualisations ---------------------------------------------------------------------------
+# Thin wrappers: parse, call minicnn.visualize, save the figure. The techniques live there.
+
+def cmd_tour(args):
+    from minicnn.visualize.tour import run_tour
+    run_tour(args.out, model=args.model, mlp=args.mlp, data=args.data, limit=args.limit,
+             quick=args.quick)
+    return 0
+
+
+def cmd_filters(args):
+    from minicnn.models import open_model
+    from minicnn.plots import save_figure
+    from minicnn.visualize import filters
+    model = open_model(args.model)
+    layer = args.layer or filters.first_conv_layer(model)
+    w = filters.conv_filters(model, layer)                          # (F, C, KH, KW)
+    if w.shape[1] != 3:
+        raise ValueError(f"layer {layer!r} reads {w.shape[1]} channels, not RGB; only a first "
+                         f"layer's filters are pictures")
+    fig = filters.plot_filters(filters.weights_to_rgb(w, args.normalize),
+                               title=f"{layer} filters ({args.normalize}, grey = 0)",
+                               titles=[str(i) for i in range(len(w))])
+    print(f"wrote {save_figure(fig, args.out)}")
+    return 0
+
+
+def cmd_weights(args):
+    from minicnn.models import open_model
+    from minicnn.plots import save_figure
+    from minicnn.visualize import filters
+    w = filters.hidden_unit_weights(open_model(args.model), args.layer)   # (units, 3, 32, 32)
+    units = list(range(min(args.units, len(w))))
+    fig = filters.plot_filters(filters.weights_to_rgb(w[units], args.normalize),
+                               title=f"{args.layer} hidden units as images ({args.normalize})",
+                               titles=[str(i) for i in units], inches=0.95)
+    print(f"wrote {save_figure(fig, args.out)}")
+    return 0
+
+
+def cmd_rf(args):
+    from minicnn.models import open_model
+    from minicnn.visualize.receptive_field import output_size, receptive_field, receptive_field_size
+    model = open_model(args.model)
+    if args.layer is None:
+        print(f"{'layer':<9}{'output':<10}{'receptive field':>16}")
+        for name in model.names:
+            size, rf = output_size(model, name), receptive_field_size(model, name)
+            out = f"{size[0]}x{size[1]}" if size else "-"
+            print(f"{name:<9}{out:<10}{(f'{rf[0]}x{rf[1]}' if rf else 'whole image'):>16}")
+        return 0
+    size = output_size(model, args.layer)
+    if size is None:
+        print(f"{args.layer}: a fully connected layer; every unit sees the whole 32x32 image")
+        return 0
+    y, x = (args.y, args.x) if args.y is not None else ((size[0] - 1) // 2, (size[1] - 1) // 2)
+    y0, y1, x0, x1 = receptive_field(model, args.layer, y, x)
+    print(f"{args.layer} unit at (y={y}, x={x}) of {size[0]}x{size[1]} sees rows {y0}:{y1}, "
+          f"columns {x0}:{x1} of the input ({y1 - y0}x{x1 - x0} pixels)")
+    return 0
+
+
+def parse_channels(text, layer):
+    """ "0-15" or "3,7,9" -> a list of ints."""
+    try:
+        if "-" in text:
+            first, last = text.split("-")
+            return list(range(int(first), int(last) + 1))
+        return [int(c) for c in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--channels for {layer}: expected a range like 0-15 or a list like "
+                         f"3,7,9, got {text!r}") from None
+
+
+def cmd_top9(args):
+    from minicnn.data import load_cifar10
+    from minicnn.models import open_model
+    from minicnn.plots import save_figure
+    from minicnn.tensor import Tensor, no_grad
+    from minicnn.train import random_subset
+    from minicnn.visualize import top_patches
+    model = open_model(args.model)
+    model.check_layer(args.layer)
+    with no_grad():                                       # the layer's channel count, cheaply
+        C = model.upto(args.layer)(Tensor(np.zeros((1, 3, 32, 32), dtype=np.float32))).shape[1]
+    channels = parse_channels(args.channels, args.layer) if args.channels else list(range(min(C, 64)))
+    bad = [c for c in channels if not 0 <= c < C]
+    if bad:
+        raise ValueError(f"channel {bad[0]} is outside layer {args.layer!r}, which has {C} channels")
+    data = load_cifar10(args.data)
+    x, _ = random_subset(data.test_x, data.test_y, args.limit, seed=0)   # sorted by class: mix
+    top = top_patches.top_activations(model, x, args.layer, k=9, progress=True)
+    crops = top_patches.crop_top(model, x, top, args.layer, channels)
+    size = top_patches.common_size(model, args.layer)
+    fig = top_patches.plot_top_patches(crops, channels, max(size, 8),
+                                       f"{args.layer}: top-9 crops per channel ({len(x):,} test images)")
+    print(f"wrote {save_figure(fig, args.out)}")
+    return 0
+
+
+EXPLAIN_METHODS = ("saliency", "guided", "deconv", "gradcam", "guided-gradcam", "smoothgrad",
+                   "occlusion")
+
+
+def cmd_explain(args):
+    from minicnn.models import open_model
+    from minicnn.plots import save_figure
+    from minicnn.visualize import attribution, render
+    from minicnn.visualize.gradcam import gradcam, guided_gradcam, upsample
+    from minicnn.visualize.occlusion import occlusion, plot_occlusion
+    from minicnn.visualize.images import (class_index, input_stats, load_image, model_classes,
+                                          to_input, to_rgb)
+    from minicnn.visualize.targets import probabilities
+    model = open_model(args.model)
+    classes = model_classes(model)
+    target = class_index(classes, args.target) if args.target is not None else None
+    if args.layer is not None:
+        model.check_layer(args.layer)
+    image = load_image(args.image)                                   # (3, 32, 32) uint8
+    mean, std = input_stats(model)
+    x = to_input(image[None], mean, std)                            # (1, 3, 32, 32)
+    p = probabilities(model, x)[0]
+    for k in np.argsort(-p)[:3]:
+        print(f"  {classes[k]:<11}{p[k]:6.1%}")
+    target = int(np.argmax(p)) if target is None else target
+    name = classes[target]
+    rgb = to_rgb(x, mean, std)[0]
+    if args.method == "occlusion":
+        prob, base = occlusion(model, x, target, size=8, stride=1, fill="grey")
+        fig = plot_occlusion(rgb[None], prob, base, [name], 8, 1)
+    else:
+        if args.method in ("saliency", "guided", "deconv"):
+            g = attribution.gradient(model, x, target, rule=attribution.RULES[args.method])
+        elif args.method == "smoothgrad":
+            g = attribution.smoothgrad(model, x, target, n=50)
+        elif args.method == "guided-gradcam":
+            g = guided_gradcam(model, x, target, args.layer)
+        else:
+            cam = gradcam(model, x, target, args.layer)[0]
+            up = upsample(cam[None], x.shape[2:])[0]
+            up = up / max(up.max(), 1e-30)
+            fig = render.panel_grid([[rgb, cam / max(cam.max(), 1e-30), render.overlay(rgb, up)]],
+                                    col_titles=["image", "Grad-CAM", "on the image"],
+                                    title=f"Grad-CAM for '{name}' (p={p[target]:.2f})",
+                                    panel_size=2.2)
+            print(f"wrote {save_figure(fig, args.out)}")
+            return 0
+        panels = [[rgb, render.render_map(g, "absmax")[0], render.render_map(g, "rgb")[0]]]
+        fig = render.panel_grid(panels, col_titles=["image", "max over channels of |g|",
+                                                    "signed (grey = 0)"],
+                                title=f"{args.method} for '{name}' (p={p[target]:.2f})",
+                                panel_size=2.2)
+    print(f"wrote {save_figure(fig, args.out)}")
+    return 0
+
+
+def cmd_class_model(args):
+    from minicnn.models import open_model
+    from minicnn.plots import save_figure
+    from minicnn.visualize import render
+    from minicnn.visualize.class_model import class_model
+    from minicnn.visualize.images import class_index, input_stats, model_classes, to_rgb
+    model = open_model(args.model)
+    classes = model_classes(model)
+    targets = (list(range(len(classes))) if args.target == "all"
+               else [class_index(classes, t) for t in args.target.split(",")])
+    mean, std = input_stats(model)
+    options = {"steps": args.steps} if args.steps is not None else {}
+    x = class_model(model, targets, preset=args.preset, objective=args.objective,
+                                seed=args.seed, progress=True, **options)
+    fig = render.image_grid(to_rgb(x, mean, std), titles=[classes[k] for k in targets],
+                            ncols=5, panel_size=1.8, fontsize=9,
+                            title=f"class models (preset '{args.preset}', {args.objective})")
+    print(f"wrote {save_figure(fig, args.out)}")
+    return 0
+
+
+def cmd_sanity(args):
+    from minicnn.data import load_cifar10
+    from minicnn.models import open_model
+    from minicnn.plots import save_figure
+    from minicnn.visualize import sanity
+    from minicnn.visualize.images import class_index, input_stats, load_image, model_classes
+    from minicnn.visualize.images import to_input, to_rgb
+    from minicnn.visualize.targets import probabilities
+    model = open_model(args.model)
+    classes = model_classes(model)
+    mean, std = input_stats(model)
+    if args.images:
+        x_uint8 = np.stack([load_image(path) for path in args.images])
+    else:
+        from minicnn.train import random_subset
+        data = load_cifar10(args.data)
+        x_uint8, _ = random_subset(data.test_x, data.test_y, args.count, seed=0)
+    x = to_input(x_uint8, mean, std)
+    target = class_index(classes, args.target) if args.target is not None else \
+        list(probabilities(model, x).argmax(axis=1))
+    steps, maps, similarity = sanity.sanity_check(model, x, target)
+    out = Path(args.out)
+    save_figure(sanity.plot_sanity_maps(to_rgb(x, mean, std), steps, maps), out)
+    curve = out.with_name(out.stem + "_similarity.png")
+    save_figure(sanity.plot_similarity(steps, similarity), curve)
+    print("Spearman rank correlation with the trained model's maps:")
+    print(f"  {'method':<10}" + "".join(f"{s:>9}" for s in steps))
+    for method, values in similarity.items():
+        print(f"  {method:<10}" + "".join(f"{v:9.2f}" for v in values))
+    print(f"wrote {out} and {curve}")
+    return 0
+
+
+def add_visualize_commands(sub):
+    model_help = "a shipped model's name or a checkpoint path (default %(default)s)"
+    p = sub.add_parser("tour", help="run every visualisation, write DIR/index.html")
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.add_argument("--mlp", default="mlp", help="the mlp for the weight pictures ('' to skip)")
+    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $MINICNN_DATA, "
+                   "the cache, then the download)")
+    p.add_argument("--out", default="tour", help="output folder (default %(default)s)")
+    p.add_argument("--limit", type=int, default=10_000,
+                   help="test images scanned for the top-9 patches (default %(default)s)")
+    p.add_argument("--quick", action="store_true", help="fewer steps and samples: a fast preview")
+    p.set_defaults(run=cmd_tour)
+
+    p = sub.add_parser("filters", help="first-layer filters as an RGB image grid")
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.add_argument("--layer", default=None, help="a conv layer reading RGB (default the first)")
+    p.add_argument("--normalize", choices=["per_filter", "shared"], default="per_filter",
+                   help="scale each filter by its own max |w|, or all by one (grey = 0 either way)")
+    p.add_argument("--out", default="filters.png")
+    p.set_defaults(run=cmd_filters)
+
+    p = sub.add_parser("weights", help="the mlp's hidden units as 32x32 RGB images")
+    p.add_argument("--model", default="mlp", help=model_help)
+    p.add_argument("--layer", default="fc1")
+    p.add_argument("--units", type=int, default=64, help="how many units to show")
+    p.add_argument("--normalize", choices=["per_filter", "shared"], default="per_filter")
+    p.add_argument("--out", default="weights.png")
+    p.set_defaults(run=cmd_weights)
+
+    p = sub.add_parser("rf", help="receptive fields: a table, or one unit's input region")
+    p.add_argument("layer", nargs="?", default=None)
+    p.add_argument("y", nargs="?", type=int, default=None)
+    p.add_argument("x", nargs="?", type=int, default=None)
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.set_defaults(run=cmd_rf)
+
+    p = sub.add_parser("top9", help="the 9 test images that excite each channel most, cropped")
+    p.add_argument("--layer", default="conv3")
+    p.add_argument("--channels", default=None, help="e.g. 0-15 or 3,7,9 (default: up to 64)")
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.add_argument("--data", default=None, help="CIFAR-10 source")
+    p.add_argument("--limit", type=int, default=10_000, help="test images to scan (a seeded random subset)")
+    p.add_argument("--out", default="top9.png")
+    p.set_defaults(run=cmd_top9)
+
+    p = sub.add_parser("explain", help="explain one image file: prediction and a map")
+    p.add_argument("image", help="any image file Pillow reads; centre-cropped and resized to 32x32")
+    p.add_argument("--method", choices=EXPLAIN_METHODS, default="guided")
+    p.add_argument("--target", default=None, help="class name or index (default: the prediction)")
+    p.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv's ReLU)")
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.add_argument("--out", default="explain.png")
+    p.set_defaults(run=cmd_explain)
+
+    p = sub.add_parser("class-model", help="gradient ascent on the input for class scores")
+    p.add_argument("--target", default="all", help="class name(s), comma separated, or all")
+    p.add_argument("--preset", choices=["natural", "none"], default="natural",
+                   help="'none' switches every regulariser off (fooling images)")
+    p.add_argument("--objective", choices=["logit", "probability"], default="logit")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.add_argument("--out", default="class_model.png")
+    p.set_defaults(run=cmd_class_model)
+
+    p = sub.add_parser("sanity", help="saliency maps after cascading randomisation (Adebayo 2018)")
+    p.add_argument("images", nargs="*", help="image files (default: test images from --data)")
+    p.add_argument("--target", default=None, help="class (default: each image's prediction)")
+    p.add_argument("--count", type=int, default=2, help="random test images when no files are given")
+    p.add_argument("--model", default="reference_net", help=model_help)
+    p.add_argument("--data", default=None, help="CIFAR-10 source")
+    p.add_argument("--out", default="sanity.png")
+    p.set_defaults(run=cmd_sanity)
+
+
 def build_parser():
     from minicnn.models import MODELS
     parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.splitlines()[0])
@@ -102,6 +398,8 @@ def build_parser():
                    help="a .npz checkpoint, or the name of a shipped model (default reference_net)")
     p.add_argument("--data", default=None, help="CIFAR-10 source")
     p.set_defaults(run=cmd_eval)
+
+    add_visualize_commands(sub)
     return parser
 
 

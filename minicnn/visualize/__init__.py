@@ -1,0 +1,82 @@
+"""How ConvNets see: one module per visualisation technique, in the lecture's order.
+
+    images.py           image files, normalisation, display, class names
+    filters.py          first-layer filters and the mlp's hidden units as pictures
+    receptive_field.py  the input region a unit can see
+    top_patches.py      the top-9 images of every channel, cropped to the receptive field
+    layer_views.py      those crops beside their guided-backprop / deconvnet reconstructions
+    targets.py          what is explained: a class score or one unit
+    attribution.py      saliency, guided backprop, deconvnet, SmoothGrad (gradient maps)
+    class_model.py      gradient ascent on the input for a class, with regularisers
+    occlusion.py        occlusion sensitivity
+    gradcam.py          Grad-CAM and guided Grad-CAM
+    sanity.py           sanity checks by cascading randomisation
+    render.py           drawing: grids, heatmaps, renderings of signed maps
+    tour.py             all of the above on one HTML page (`minicnn tour`)
+
+Compute functions return NumPy arrays; plot_* functions take arrays and return matplotlib
+Figures (save them with minicnn.plots.save_figure).
+"""
+from minicnn.visualize.attribution import (
+    deconvnet,
+    gradient,
+    guided_backprop,
+    saliency,
+    smoothgrad,
+    unit_gradient,
+)
+from minicnn.visualize.class_model import (
+    PRESETS,
+    class_model,
+    gaussian_blur,
+    high_frequency_energy,
+    plot_history,
+)
+from minicnn.visualize.filters import (
+    conv_filters,
+    hidden_unit_weights,
+    plot_filters,
+    weights_to_rgb,
+)
+from minicnn.visualize.gradcam import gradcam, guided_gradcam, upsample
+from minicnn.visualize.images import (
+    class_index,
+    input_stats,
+    load_image,
+    model_classes,
+    pixel_range,
+    to_input,
+    to_rgb,
+)
+from minicnn.visualize.layer_views import plot_layer_view, reconstructions
+from minicnn.visualize.occlusion import occlusion, plot_occlusion
+from minicnn.visualize.receptive_field import output_size, receptive_field, receptive_field_size
+from minicnn.visualize.render import (
+    image_grid,
+    mosaic,
+    overlay,
+    panel_grid,
+    render_map,
+    signed_to_rgb,
+)
+from minicnn.visualize.sanity import (
+    cascading_randomization,
+    plot_sanity_maps,
+    plot_similarity,
+    sanity_check,
+    spearman,
+)
+from minicnn.visualize.top_patches import Top, crop_top, plot_top_patches, top_activations
+
+__all__ = [
+    "Top", "PRESETS",
+    "cascading_randomization", "class_index", "class_model", "conv_filters", "crop_top",
+    "deconvnet", "gaussian_blur", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
+    "hidden_unit_weights", "high_frequency_energy", "image_grid", "input_stats", "load_image",
+    "model_classes", "mosaic", "occlusion", "output_size", "overlay", "panel_grid", "pixel_range",
+    "plot_filters", "plot_history", "plot_layer_view", "plot_occlusion", "plot_sanity_maps",
+    "plot_similarity", "plot_top_patches", "receptive_field", "receptive_field_size",
+    "reconstructions", "render_map", "saliency", "sanity_check", "signed_to_rgb", "smoothgrad",
+    "spearman", "to_input", "to_rgb", "top_activations", "unit_gradient", "upsample",
+    "weights_to_rgb",
+]

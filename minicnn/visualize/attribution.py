@@ -1,0 +1,115 @@
+"""Which pixels matter? Gradients of a score with respect to the input image.
+
+The three maps differ only in how a signal passes back through a ReLU (see
+minicnn/ops/relu.py); convolutions, linear layers and max-pool switches are the same:
+
+- saliency(...)          the true gradient d score / d x (Simonyan, Vedaldi & Zisserman,
+                         "Deep Inside Convolutional Networks", ICLR 2014 workshop)
+- deconvnet(...)         Zeiler & Fergus, "Visualizing and Understanding Convolutional
+                         Networks" (ECCV 2014): keep the positive part of the signal
+- guided_backprop(...)   Springenberg et al., "Striving for Simplicity: The All Convolutional
+                         Net" (ICLR 2015 workshop): both conditions at every ReLU
+- smoothgrad(...)        Smilkov et al., "SmoothGrad: removing noise by adding noise" (2017):
+                         the mean of any of the maps over noisy copies of the image
+
+Every function returns the raw signed map with the shape and dtype of x, (N, C, H, W):
+no absolute value, no normalisation. Rendering for display lives in render.py.
+"""
+import numpy as np
+
+from minicnn.ops.loss import softmax
+from minicnn.ops.relu import backward_rule
+from minicnn.tensor import Tensor, as_float_array
+from minicnn.visualize.targets import frozen, resolve_target, selected, unit_dout
+
+
+def gradient(model, x, target, rule="normal", objective="logit", return_scores=False):
+    """d score / d x for every image, with ReLUs passing the signal back by `rule`.
+
+    Inputs:
+    - model: a Sequential; x: (N, C, H, W) normalised images (float32 or float64)
+    - target: a class (index or name), one class per image, or a unit (see targets.py)
+    - rule: "normal" (the true gradient), "guided" or "deconv"
+    - objective: "logit" or "probability" (softmax), for class targets
+    - return_scores: also return the scores themselves, (N,)
+    Returns: dx (N, C, H, W) in x's dtype [, scores (N,)]
+    """
+    x = _images(x)
+    layer, units = resolve_target(model, target, len(x), objective)
+    return unit_gradient(model, x, layer, units, rule, objective, return_scores)
+
+
+def unit_gradient(model, x, layer, units, rule="normal", objective="logit", return_scores=False):
+    """gradient() for a resolved target: the output of `layer`, one index tuple per image."""
+    x = Tensor(_images(x), requires_grad=True)       # (N, C, H, W)
+    with frozen(model):
+        out = model.upto(layer)(x)                   # (N, ...) the layer holding the score
+        if objective == "probability":
+            out = softmax(out, axis=-1)              # (N, K)
+        dout = unit_dout(out.data, units, layer)     # one-hot: backprop the score alone
+        with backward_rule(rule):
+            out.backward(dout)
+    dx = x.grad.astype(x.dtype, copy=False)
+    return (dx, selected(out.data, units)) if return_scores else dx
+
+
+def _images(x):
+    x = as_float_array(x.data if isinstance(x, Tensor) else x)
+    if x.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {x.shape}")
+    return x
+
+
+def saliency(model, x, target, objective="logit"):
+    """The true gradient of the score: (N, C, H, W), signed."""
+    return gradient(model, x, target, rule="normal", objective=objective)
+
+
+def guided_backprop(model, x, target, objective="logit"):
+    """Guided backpropagation (Springenberg et al. 2015): (N, C, H, W), signed."""
+    return gradient(model, x, target, rule="guided", objective=objective)
+
+
+def deconvnet(model, x, target, objective="logit"):
+    """The deconvnet reconstruction (Zeiler & Fergus 2014): (N, C, H, W), signed."""
+    return gradient(model, x, target, rule="deconv", objective=objective)
+
+
+RULES = {"saliency": "normal", "guided": "guided", "deconv": "deconv"}  # method -> ReLU rule
+
+
+def smoothgrad(model, x, target, method="saliency", n=25, noise=0.15, seed=0, batch_size=128,
+               objective="logit"):
+    """SmoothGrad (Smilkov et al. 2017): the mean of a gradient map over n noisy copies.
+
+    .. math:: \\hat M(x) = \\frac{1}{n} \\sum_{i=1}^n M(x + \\epsilon_i), \\quad
+              \\epsilon_i \\sim N(0, \\sigma^2), \\quad \\sigma = noise \\cdot (\\max x - \\min x)
+
+    Inputs:
+    - method: "saliency", "guided" or "deconv" (the map M being smoothed)
+    - n: noisy copies per image; noise: sigma as a fraction of each image's value range
+      (the paper finds 10-20% best); seed: fixes the noise
+    - batch_size: how many noisy copies go through the network together
+    Returns: (N, C, H, W) in x's dtype, signed
+    """
+    if method not in RULES:
+        raise ValueError(f"smoothgrad: unknown method {method!r}; choose one of {', '.join(RULES)}")
+    if n < 1:
+        raise ValueError(f"smoothgrad: n must be >= 1, got {n}")
+    x = _images(x)
+    N = len(x)
+    layer, units = resolve_target(model, target, N, objective)   # check once, before any work
+    sigma = noise * (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3)))   # (N,)
+    rng = np.random.default_rng(seed)
+    total = np.zeros_like(x, dtype=np.float64)       # (N, C, H, W) running sum of the maps
+    # copy k of image i is row k * N + i: a batch holds whole rounds of copies if it can
+    copies = np.arange(n * N)
+    for start in range(0, n * N, batch_size):
+        rows = copies[start:start + batch_size]
+        images = rows % N                            # which image each noisy copy is of
+        eps = rng.standard_normal((len(rows),) + x.shape[1:]) * sigma[images, None, None, None]
+        xb = (x[images] + eps).astype(x.dtype)
+        maps = unit_gradient(model, xb, layer, [units[i] for i in images],
+                             rule=RULES[method], objective=objective)
+        np.add.at(total, images, maps)
+    return (total / n).astype(x.dtype)

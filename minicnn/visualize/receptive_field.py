@@ -1,0 +1,110 @@
+"""Receptive fields: which input pixels can a unit see?
+
+A unit at (y, x) of a conv or pool layer with kernel K, stride S and padding P reads rows
+y*S - P .. y*S - P + K - 1 of the layer below. Walking down from the unit to the image, one
+layer at a time, turns a range of rows [y0, y1) (Python slice bounds) into
+
+    y0 <- y0 * S - P                  first row the first unit reads
+    y1 <- (y1 - 1) * S - P + K        one past the last row the last unit reads
+
+and the same for columns, clipped to the rows that exist in the layer below (padding
+rows are not units, so they see nothing further down). Layers without spatial extent
+(ReLU) leave the range alone; a fully connected layer (or a Flatten before it) sees every
+pixel.
+
+The lecture's "Aside: relevant patch?" slide: for reference_net a conv1 unit sees 3x3
+pixels, conv2 5x5, conv3 10x10, conv4 14x14, pool2 16x16, and fc1 the whole 32x32 image.
+"""
+import numbers
+
+from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d
+
+IMAGE_HW = (32, 32)
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, numbers.Integral) else tuple(v)
+
+
+def layer_geometry(layer):
+    """(kernel, stride, padding) as (KH, KW), (SH, SW), (PH, PW) pairs for a conv or pool
+    layer; None for a layer that keeps positions as they are (ReLU); "dense" for a layer
+    that mixes all positions (Flatten, Linear)."""
+    if isinstance(layer, Conv2d):
+        return _pair(layer.kernel_size), _pair(layer.stride), _pair(layer.padding)
+    if isinstance(layer, MaxPool2d):
+        return _pair(layer.kernel_size), _pair(layer.stride), (0, 0)
+    if isinstance(layer, (Flatten, Linear)):
+        return "dense"
+    return None
+
+
+def _sizes(model, layer, input_hw):
+    """[(H, W) entering each layer up to `layer`, then its output's (H, W)]; None once a
+    fully connected layer has removed the positions."""
+    model.check_layer(layer)
+    sizes = [tuple(input_hw)]
+    for name in model.names[:model.names.index(layer) + 1]:
+        geometry = layer_geometry(model[name])
+        if geometry == "dense":
+            return None
+        H, W = sizes[-1]
+        if geometry is not None:
+            (KH, KW), (SH, SW), (PH, PW) = geometry
+            H, W = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+        sizes.append((H, W))
+    return sizes
+
+
+def output_size(model, layer, input_hw=IMAGE_HW):
+    """(OH, OW) of `layer`'s output for an input_hw image, from the layer specs alone;
+    None once a fully connected layer has removed the positions."""
+    sizes = _sizes(model, layer, input_hw)
+    return None if sizes is None else sizes[-1]
+
+
+def receptive_field(model, layer, y=0, x=0, input_hw=IMAGE_HW):
+    """The input region the unit at (y, x) of `layer` can see.
+
+    Inputs:
+    - model: a Sequential; layer: the name of one of its layers
+    - y, x: the unit's position in the layer's output (ignored after a fully connected layer)
+    - input_hw: (H, W) of the input image
+    Returns: (y0, y1, x0, x1), Python slice bounds: image[:, y0:y1, x0:x1] is the region.
+
+    The range is clipped at every layer, not only at the image: a window that overhangs
+    into a lower layer's zero padding reads no unit there, so nothing below it either.
+    """
+    sizes = _sizes(model, layer, input_hw)
+    if sizes is None:
+        return 0, input_hw[0], 0, input_hw[1]
+    OH, OW = sizes[-1]
+    if not (0 <= y < OH and 0 <= x < OW):
+        raise ValueError(f"position (y={y}, x={x}) is outside layer {layer!r}, "
+                         f"whose output is {OH}x{OW}")
+    y0, y1, x0, x1 = y, y + 1, x, x + 1
+    names = model.names[:model.names.index(layer) + 1]
+    for name, (H, W) in zip(reversed(names), reversed(sizes[:-1])):
+        geometry = layer_geometry(model[name])
+        if geometry is None:
+            continue
+        (KH, KW), (SH, SW), (PH, PW) = geometry
+        y0, y1 = max(y0 * SH - PH, 0), min((y1 - 1) * SH - PH + KH, H)
+        x0, x1 = max(x0 * SW - PW, 0), min((x1 - 1) * SW - PW + KW, W)
+    return y0, y1, x0, x1
+
+
+def receptive_field_size(model, layer):
+    """(height, width) of the unclipped receptive field, i.e. of a unit far from the border;
+    None after a fully connected layer."""
+    model.check_layer(layer)
+    y0, y1, x0, x1 = 0, 1, 0, 1
+    for name in reversed(model.names[:model.names.index(layer) + 1]):
+        geometry = layer_geometry(model[name])
+        if geometry == "dense":
+            return None
+        if geometry is not None:
+            (KH, KW), (SH, SW), _ = geometry
+            y0, y1 = y0 * SH, (y1 - 1) * SH + KH
+            x0, x1 = x0 * SW, (x1 - 1) * SW + KW
+    return y1 - y0, x1 - x0

@@ -1,0 +1,420 @@
+"""`minicnn tour`: every visualisation on one HTML page, in the order of the lecture.
+
+    run_tour("tour")          # writes tour/index.html and one PNG per figure beside it
+
+Sections, each a figure with a caption naming what it shows and where it comes from:
+first-layer filters, the mlp's hidden units, receptive fields, top-9 patches, layer views
+(guided backprop / deconvnet beside the crops), gradient maps and their renderings,
+SmoothGrad, Grad-CAM, occlusion, class models (regularised, and the fooling images of
+plain ascent), and the sanity check.
+
+Sections that need real images (top-9, layer views, the maps of test images, occlusion,
+the sanity check) use CIFAR-10's test split from --data / MINICNN_DATA / the cache /
+the download, in that order; without any of them they are skipped with one line that
+says how to enable them, and the rest still runs offline.
+"""
+import html
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from minicnn.data import DataError, load_cifar10, resolve_source
+from minicnn.models import open_model
+from minicnn.nn import Conv2d
+from minicnn.plots import save_figure
+from minicnn.train import random_subset
+from minicnn.visualize import attribution, filters, layer_views, render, sanity, top_patches
+from minicnn.visualize.class_model import PRESETS, class_model, plot_history
+from minicnn.visualize.gradcam import default_layer, gradcam, guided_gradcam, upsample
+from minicnn.visualize.occlusion import occlusion, plot_occlusion
+from minicnn.visualize.images import input_stats, model_classes, to_input, to_rgb
+from minicnn.visualize.receptive_field import output_size, receptive_field, receptive_field_size
+from minicnn.visualize.targets import probabilities
+
+NO_DATA = ("skipped top-9 patches, layer views, gradient maps, Grad-CAM, occlusion and the sanity "
+           "check: they need CIFAR-10 test images; pass --data PATH or set MINICNN_DATA=PATH "
+           "(an image folder, a .tar.gz of one, or the official binary archive)")
+
+
+class Tour:
+    """Collects figures and captions, saves the PNGs as they come, writes the page at the end."""
+
+    def __init__(self, out, log=print):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.entries = []                  # (heading, file name, caption) or (heading, None, note)
+        self.log = log
+        self.started = time.perf_counter()
+
+    def step(self, what):
+        self.log(f"[{time.perf_counter() - self.started:6.1f} s] {what}")
+
+    def figure(self, heading, name, fig, caption):
+        save_figure(fig, self.out / name)
+        self.entries.append((heading, name, caption))
+
+    def note(self, heading, text):
+        self.entries.append((heading, None, text))
+
+    def write_page(self, title, intro):
+        parts = [f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}"
+                 "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;"
+                 "line-height:1.45;color:#222}img{max-width:100%;border:1px solid #ddd}"
+                 "figure{margin:0 0 2.5em 0}figcaption{font-size:0.92em;color:#444}"
+                 ".note{color:#a33}</style></head><body>",
+                 f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(intro)}</p>"]
+        for heading, name, caption in self.entries:
+            parts.append(f"<h2>{html.escape(heading)}</h2>")
+            if name is None:
+                parts.append(f"<p class='note'>{html.escape(caption)}</p>")
+            else:
+                parts.append(f"<figure><img src='{html.escape(name)}' alt='{html.escape(heading)}'>"
+                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append("</body></html>\n")
+        path = self.out / "index.html"
+        tmp = path.with_name(f".index.html.{os.getpid()}.tmp")
+        try:
+            tmp.write_text("\n".join(parts), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+
+def load_test_images(data, log):
+    """CIFAR-10 or None (after one line saying why and how to enable the sections)."""
+    try:
+        if resolve_source(data) is None:
+            log("no CIFAR-10 given (--data, MINICNN_DATA) or cached: trying the download")
+        return load_cifar10(data, progress=False)
+    except DataError as error:
+        log(f"{NO_DATA} ({error})")
+        return None
+
+
+def example_images(model, x_uint8, y, mean, std, max_images=6, candidates=20):
+    """Indices of one correctly classified image for each of the first max_images classes
+    (the first of its class's first `candidates` images the model gets right; any image of
+    the class if it gets none right)."""
+    chosen = []
+    for k in range(int(y.max()) + 1)[:max_images]:
+        of_class = np.nonzero(y == k)[0][:candidates]
+        if len(of_class) == 0:
+            continue
+        predicted = probabilities(model, to_input(x_uint8[of_class], mean, std)).argmax(axis=1)
+        right = of_class[predicted == k]
+        chosen.append(right[0] if len(right) else of_class[0])
+    return np.array(chosen)
+
+
+def run_tour(out="tour", model="reference_net", mlp="mlp", data=None, limit=10_000,
+             quick=False, log=print):
+    """Run every technique and write out/index.html; returns its path.
+
+    Inputs:
+    - model: name or checkpoint path of the ConvNet (default the shipped reference_net)
+    - mlp: name or path of the one-hidden-layer mlp for the weight pictures ("" to skip)
+    - data: CIFAR-10 source for the sections that need images (see module docstring)
+    - limit: how many test images (a seeded random subset) the top-9 search scans
+    - quick: fewer steps and samples everywhere (for tests and a first look)
+    """
+    net = open_model(model)                     # fail before creating anything
+    tour = Tour(out, log)
+    mean, std = input_stats(net)
+    classes = model_classes(net)
+    convs = [name for name in net.names if isinstance(net[name], Conv2d)]   # top-9, Grad-CAM
+    steps = 20 if quick else PRESETS["natural"]["steps"]
+
+    tour.step("first-layer filters")
+    _filters(tour, net)
+    tour.step("mlp hidden units")
+    _mlp_weights(tour, mlp)
+    if convs:
+        tour.step("receptive fields")
+        _receptive_fields(tour, net)
+
+    tour.step("loading CIFAR-10 test images")
+    dataset = load_test_images(data, log)
+    if dataset is None:
+        tour.note("Sections that need images", NO_DATA)
+    else:
+        # a seeded random subset: the test split is sorted by class, its start is all airplanes
+        x_all, y_all = random_subset(dataset.test_x, dataset.test_y, limit, seed=0)
+        if convs:
+            tour.step(f"top-9 patches over {len(x_all):,} test images")
+            tops = top_patches.top_activations(net, x_all, convs, k=9, mean=mean, std=std)
+            _top9(tour, net, x_all, tops, convs)
+            tour.step("layer views (guided backprop and deconvnet of the top-9 units)")
+            _layer_views(tour, net, x_all, tops, convs[-2:], mean, std,
+                         channels=6 if quick else 12)
+        picks = example_images(net, x_all, y_all, mean, std, max_images=3 if quick else 6)
+        x = to_input(x_all[picks], mean, std)                     # (n, 3, 32, 32)
+        y = y_all[picks]
+        rgb = to_rgb(x, mean, std)
+        titles = [classes[k] for k in y]
+        tour.step("gradient maps: saliency, guided backprop, deconvnet, SmoothGrad")
+        _gradient_maps(tour, net, x, y, rgb, titles, n_smooth=8 if quick else 25)
+        if convs:
+            tour.step("Grad-CAM and guided Grad-CAM")
+            _gradcam(tour, net, x, y, rgb, titles)
+        tour.step("occlusion sensitivity")
+        _occlusion(tour, net, x[:3], y[:3], rgb[:3], titles[:3], stride=4 if quick else 2)
+
+    tour.step(f"class models ({steps} steps of gradient ascent, {len(classes)} classes at once)")
+    _class_models(tour, net, classes, mean, std, steps)
+
+    if dataset is not None:
+        tour.step("sanity check: cascading randomisation")
+        _sanity(tour, net, x[:2], y[:2], rgb[:2],
+                sanity.SANITY_METHODS if convs else ("saliency", "guided", "deconv"))
+
+    path = tour.write_page(
+        "How ConvNets see: a tour of minicnn's visualisations",
+        f"Model: {model} ({_accuracy(net)}). Every picture below was computed by "
+        f"minicnn.visualize on this machine; the captions name the paper each technique "
+        f"comes from.")
+    tour.step(f"done: {path}")
+    return path
+
+
+def _accuracy(net):
+    accuracy = getattr(net, "meta", {}).get("test_accuracy")
+    return f"test accuracy {accuracy:.1%}" if accuracy is not None else "test accuracy unknown"
+
+
+# ---- sections ---------------------------------------------------------------------------
+def _filters(tour, net):
+    try:
+        w = filters.conv_filters(net)                                 # (F, 3, KH, KW)
+    except ValueError as error:
+        tour.note("First-layer filters", str(error))
+        return
+    order = np.argsort(-filters.filter_norms(w), kind="stable")    # strongest first
+    for normalize, how in (("per_filter", "each filter scaled by its own largest |weight|"),
+                           ("shared", "all filters on one scale, so strengths compare")):
+        fig = filters.plot_filters(filters.weights_to_rgb(w[order], normalize),
+                                   title=f"conv1 filters, strongest first\n({how}; grey = 0)",
+                                   titles=[f"{i}" for i in order])
+        tour.figure(f"First-layer filters ({normalize.replace('_', ' ')})",
+                    f"filters_{normalize}.png", fig,
+                    f"The {len(w)} 3x{w.shape[2]}x{w.shape[3]} filters of the first conv layer as "
+                    f"RGB pictures: grey is weight 0, a colour is a positive weight from that "
+                    f"channel, its complement a negative one; {how}. Trained first layers learn "
+                    f"oriented edges and colour blobs, the 'Gabor-like filters' of the lecture "
+                    f"(Krizhevsky et al. 2012, Zeiler & Fergus 2014).")
+
+
+def _mlp_weights(tour, mlp):
+    if not mlp:
+        return
+    try:
+        model = open_model(mlp)
+        w = filters.hidden_unit_weights(model)                       # (units, 3, 32, 32)
+    except (OSError, ValueError) as error:
+        tour.note("Hidden units of the mlp", f"skipped: {error}")
+        tour.log(f"skipped the mlp's hidden units: {error}")
+        return
+    order = np.argsort(-filters.filter_norms(w), kind="stable")[:64]
+    fig = filters.plot_filters(filters.weights_to_rgb(w[order], "per_filter"),
+                               title="mlp fc1: weights of the 64 strongest hidden units",
+                               titles=[f"{i}" for i in order], inches=0.95)
+    tour.figure("Hidden units of a one-hidden-layer network", "mlp_weights.png", fig,
+                "Each hidden unit of the mlp (flatten, fc1, ReLU, fc2) takes a weighted sum of all "
+                "3,072 pixels, so its weight row reshaped to (3, 32, 32) is a picture of what it "
+                "responds to most (each scaled to its own largest |weight|, grey = 0), like the "
+                "lecture's face-network weights. Well trained, they become blurry colour templates "
+                "and whole-image layouts; after little training they still look like their random "
+                "initialisation.")
+
+
+def _receptive_fields(tour, net):
+    layers = [n for n in net.names if receptive_field_size(net, n) is not None
+              and n.startswith(("conv", "pool"))]
+    fig = Figure(figsize=(4.6, 3.6))
+    ax = fig.subplots()
+    ax.imshow(np.full((32, 32, 3), 0.96), extent=(-0.5, 31.5, 31.5, -0.5))
+    ax.set_xticks(np.arange(-0.5, 32, 1), minor=True)                   # one cell per pixel
+    ax.set_yticks(np.arange(-0.5, 32, 1), minor=True)
+    ax.grid(which="minor", color="0.85", lw=0.4)
+    ax.tick_params(which="minor", length=0)
+    colours = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+    for i, name in enumerate(layers):
+        y0, y1, x0, x1 = receptive_field(net, name, *_centre_unit(net, name))
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=2,
+                                      edgecolor=colours[i % len(colours)],
+                                      label=f"{name}: {y1 - y0}x{x1 - x0}"))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("input pixels seen by one unit near the centre", fontsize=9)
+    fig.tight_layout()
+    tour.figure("Receptive fields", "receptive_fields.png", fig,
+                "The input pixels one unit near the centre of each layer can see, derived from the "
+                "layers' kernels, strides and padding (receptive_field). Each conv layer adds its "
+                "kernel minus one, times the product of the strides below it; pooling multiplies "
+                "the step. Units of fully connected layers see the whole image. These boxes are "
+                "the 'relevant patches' cropped in the top-9 figures below.")
+
+
+def _centre_unit(net, name, input_hw=(32, 32)):
+    """(y, x) of the unit whose receptive field is centred closest to the image's centre."""
+    OH, OW = output_size(net, name, input_hw)
+
+    def centre_offset(y, x):
+        y0, y1, x0, x1 = receptive_field(net, name, y, x, input_hw)
+        return abs((y0 + y1) / 2 - input_hw[0] / 2) + abs((x0 + x1) / 2 - input_hw[1] / 2)
+    return min(((y, x) for y in range(OH) for x in range(OW)), key=lambda yx: centre_offset(*yx))
+
+
+def _top9(tour, net, x_all, tops, layers):
+    for layer in layers:
+        top = tops[layer]
+        channels = list(range(min(len(top.index), 64)))
+        crops = top_patches.crop_top(net, x_all, top, layer, channels)
+        size = top_patches.common_size(net, layer)
+        fig = top_patches.plot_top_patches(crops, channels, max(size, 8),
+                                           f"{layer}: top-9 receptive-field crops per channel")
+        tour.figure(f"Top-9 patches: {layer}", f"top9_{layer}.png", fig,
+                    f"For each channel of {layer}, the 9 test images (of {len(x_all):,}) with the "
+                    f"highest activation anywhere in the channel, each cropped to the {size}x{size} "
+                    f"receptive field of the unit where the maximum was (Zeiler & Fergus 2014). "
+                    f"Crops at the border are smaller and shown stretched.")
+
+
+def _layer_views(tour, net, x_all, tops, layers, mean, std, channels):
+    for layer in layers:
+        top = tops[layer]
+        # the channels whose top-9 respond most strongly (a weak channel's crops say little)
+        chosen = sorted(np.argsort(-top.value.mean(axis=1), kind="stable")[:channels].tolist())
+        crops = top_patches.crop_top(net, x_all, top, layer, chosen)
+        recons = {label: layer_views.reconstructions(net, x_all, top, layer, chosen, method,
+                                                     mean, std)
+                  for label, method in (("guided backprop", "guided"), ("deconvnet", "deconv"))}
+        size = top_patches.common_size(net, layer)
+        fig = layer_views.plot_layer_view(crops, recons, chosen, size,
+                                          f"{layer}: reconstructions of the top-9 units and their crops",
+                                          ncols=2)
+        tour.figure(f"Layer view: {layer}", f"layer_view_{layer}.png", fig,
+                    f"For {len(chosen)} channels of {layer} (those with the strongest top-9), the "
+                    f"gradient of the unit at each top image's maximum with respect to the input, "
+                    f"cropped to its receptive field: under the guided-backprop rule (Springenberg "
+                    f"et al. 2015), the deconvnet rule (Zeiler & Fergus 2014), then the image crops "
+                    f"themselves. Grey is 0. The reconstructions show which pixels of each crop "
+                    f"drive the unit, as in the lecture's layer 3-5 slides.")
+
+
+def _gradient_maps(tour, net, x, y, rgb, titles, n_smooth):
+    maps = {"saliency": attribution.saliency(net, x, y),
+            "guided backprop": attribution.guided_backprop(net, x, y),
+            "deconvnet": attribution.deconvnet(net, x, y),
+            "SmoothGrad (saliency)": attribution.smoothgrad(net, x, y, n=n_smooth, noise=0.15)}
+    shown = {"saliency": "absmax", "guided backprop": "rgb", "deconvnet": "rgb",
+             "SmoothGrad (saliency)": "absmax"}
+    rendered = {name: render.render_map(g, shown[name]) for name, g in maps.items()}
+    panels = [[rgb[n]] + [rendered[name][n] for name in maps] for n in range(len(x))]
+    fig = render.panel_grid(panels, col_titles=["image"] + list(maps), row_titles=titles,
+                            title="gradient of the true class's logit w.r.t. the image")
+    tour.figure("Gradient maps", "gradient_maps.png", fig,
+                "Which pixels affect the class score? The gradient of the true class's logit with "
+                "respect to the input, passed back through the ReLUs by three rules: the true "
+                "gradient (saliency; Simonyan et al. 2014, shown as max over channels of |g|), "
+                "guided backprop (Springenberg et al. 2015) and the deconvnet (Zeiler & Fergus "
+                "2014), both shown as signed RGB with grey = 0; and SmoothGrad (Smilkov et al. "
+                f"2017), the saliency map averaged over {n_smooth} copies with 15% noise. "
+                "Raw gradients are noisy; the guided map keeps only evidence the units detect.")
+    g = maps["guided backprop"][:1]
+    panels = [[rgb[0], render.render_map(g, "absmax")[0], render.render_map(g, "rgb")[0],
+               render.render_map(g, "positive")[0]]
+              + [(c, {"cmap": "RdBu_r", "vmin": -1, "vmax": 1})
+                 for c in render.render_map(g, "channels")[0]]]
+    fig = render.panel_grid(panels, col_titles=["image", "abs-max", "signed RGB", "positive part",
+                                                "red ch.", "green ch.", "blue ch."],
+                            title=f"one guided-backprop map ({titles[0]}), five renderings")
+    tour.figure("Renderings of a gradient map", "renderings.png", fig,
+                "The same signed map drawn five ways: the maximum over colour channels of |g| "
+                "(heat map), the signed map as RGB (grey = 0), its positive part only, and each "
+                "colour channel on its own (red positive, blue negative). Every rendering is "
+                "scaled per image by the 99.5th percentile of |g|; what looks important depends "
+                "on the rendering as much as on the method.")
+
+
+def _gradcam(tour, net, x, y, rgb, titles):
+    layer = default_layer(net)
+    cam = gradcam(net, x, y, layer)                          # (n, h, w)
+    up = upsample(cam, x.shape[2:])                          # (n, 32, 32)
+    up = up / np.maximum(up.reshape(len(up), -1).max(axis=1), 1e-30)[:, None, None]
+    guided = render.render_map(guided_gradcam(net, x, y, layer), "rgb")
+    panels = [[rgb[n], (cam[n] / max(cam[n].max(), 1e-30)), render.overlay(rgb[n], up[n]),
+               guided[n]] for n in range(len(x))]
+    fig = render.panel_grid(panels, col_titles=["image", f"Grad-CAM at {layer}",
+                                                "bilinear, on image", "guided Grad-CAM"],
+                            row_titles=titles, title="Grad-CAM for the true class")
+    tour.figure("Grad-CAM and guided Grad-CAM", "gradcam.png", fig,
+                f"Grad-CAM (Selvaraju et al. 2017): the channels of {layer} weighted by the "
+                f"spatial mean of the class score's gradient, summed and rectified, at the layer's "
+                f"{cam.shape[1]}x{cam.shape[2]} resolution, then upsampled bilinearly onto the "
+                f"image (jet colour map). Guided Grad-CAM multiplies guided backprop by the "
+                f"upsampled map: sharp like guided backprop, but only where the class is.")
+
+
+def _occlusion(tour, net, x, y, rgb, titles, stride):
+    size = 8
+    prob, base = occlusion(net, x, y, size=size, stride=stride, fill="grey")
+    fig = plot_occlusion(rgb, prob, base, titles, size, stride)
+    tour.figure("Occlusion sensitivity", "occlusion.png", fig,
+                f"Zeiler & Fergus 2014, section 4.2: a grey {size}x{size} square slides over the "
+                f"image in steps of {stride} pixels, and each position's value is the probability "
+                f"of the true class with the square there (placed at the square's centre). Dark "
+                f"regions are the parts the network cannot do without.")
+
+
+def _class_models(tour, net, classes, mean, std, steps):
+    targets = list(range(len(classes)))
+    p = PRESETS["natural"]
+    for preset, heading, caption in (
+            ("natural", "Class models (regularised gradient ascent)",
+             f"Gradient ascent on the input for each class's logit, all ten classes in one batch, "
+             f"starting from faint noise (Simonyan et al. 2014), regularised as in Yosinski et al. "
+             f"2015: L2 decay towards the mean colour ({p['l2']} per step), a Gaussian blur "
+             f"(sigma {p['blur_sigma']} pixels) every {p['blur_every']} steps, random jitter of up "
+             f"to {p['jitter']} pixels (CS231n), and clipping to the valid pixel range. They show "
+             f"colours, textures and layouts the network associates with each class, not "
+             f"photographs."),
+            ("none", "Class models without regularisation (fooling images)",
+             "The same ascent with every regulariser switched off: the images reach even higher "
+             "scores but look like coloured noise, and leave the range of real pixels (clipped to "
+             "[0, 1] for display). The lecture's warning: 'doing gradient descent "
+             "can lead to things that don't look like images at all, and yet maximize the output' "
+             "(Nguyen et al. 2015 call such images fooling images).")):
+        x, history = class_model(net, targets, preset=preset, steps=steps, mean=mean, std=std,
+                                 return_history=True)
+        probs = probabilities(net, x)
+        titles = [f"{classes[k]}\np={probs[k, k]:.2f}" for k in targets]
+        fig = render.image_grid(to_rgb(x, mean, std), titles=titles, ncols=5, panel_size=1.6,
+                                title=f"class models, preset '{preset}' ({steps} steps)")
+        tour.figure(heading, f"class_models_{preset}.png", fig,
+                    caption + " Under each image: the softmax probability of its class.")
+        if preset == "natural":
+            fig = plot_history(history, list(classes), title="logit during regularised ascent")
+            tour.figure("Class models: the objective", "class_models_history.png", fig,
+                        "The logit of each class along the regularised ascent: it rises quickly "
+                        "and then levels off where the step and the regularisers balance.")
+
+
+def _sanity(tour, net, x, y, rgb, methods):
+    steps, maps, similarity = sanity.sanity_check(net, x, y, methods)
+    fig = sanity.plot_sanity_maps(rgb, steps, maps)
+    tour.figure("Sanity check: maps after cascading randomisation", "sanity_maps.png", fig,
+                "Adebayo et al. 2018: the weights are re-drawn at random from the top layer down, "
+                "cumulatively (columns), and each method's map recomputed (rows; max over "
+                "channels of |g|, Grad-CAM upsampled). A map that still looks the same once the "
+                "network has forgotten its training is not explaining the network.")
+    fig = sanity.plot_similarity(steps, similarity)
+    tour.figure("Sanity check: rank correlation", "sanity_similarity.png", fig,
+                "Spearman rank correlation between each randomised map and the trained network's "
+                "(mean over the images). Adebayo et al. found that saliency and Grad-CAM "
+                "decorrelate as soon as the top layers are random, while guided backprop stays "
+                "similar much longer, because it largely recovers the image's edges whatever the "
+                "weights are; the lines show whether that holds for this network.")
