@@ -12,6 +12,7 @@ activation of any named layer (`activations`), the sub-network up to a layer
 (`input_gradient`), under the backward rule in force.
 """
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -243,15 +244,24 @@ class Sequential(Module):
         """
         x = Tensor(x.data if isinstance(x, Tensor) else as_float_array(x), requires_grad=True)
         net = self if layer is None else self.upto(layer)
-        wanted = [p.requires_grad for p in self.parameters()]
-        self.requires_grad_(False)           # only dx is wanted: leave parameter grads alone
-        try:
+        with frozen(self):                   # only dx is wanted: leave parameter grads alone
             out = net(x)
             out.backward(unit_dout(out.data, unit, layer or self.names[-1]))
-        finally:
-            for p, flag in zip(self.parameters(), wanted):
-                p.requires_grad = flag
         return x.grad
+
+
+@contextmanager
+def frozen(model):
+    """Switch off the parameters' gradients inside the block (backward then skips dw and db,
+    and the caller's .grad fields stay as they were); the previous flags come back afterwards."""
+    params = model.parameters()
+    flags = [p.requires_grad for p in params]
+    model.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad = flag
 
 
 def unit_dout(out, unit, layer):

@@ -17,10 +17,11 @@ no absolute value, no normalisation. Rendering for display lives in render.py.
 """
 import numpy as np
 
+from minicnn.nn import frozen
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
 from minicnn.tensor import Tensor, as_float_array
-from minicnn.visualize.targets import frozen, resolve_target, selected, unit_dout
+from minicnn.visualize.targets import resolve_target, selected, unit_dout
 
 
 def gradient(model, x, target, rule="normal", objective="logit", return_scores=False):

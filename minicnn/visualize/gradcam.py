@@ -16,12 +16,12 @@ interpolate(align_corners=False); "nearest" shows the layer's actual cells.
 """
 import numpy as np
 
-from minicnn.nn import Conv2d, ReLU
+from minicnn.nn import Conv2d, ReLU, frozen
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
 from minicnn.tensor import Tensor, as_float_array
 from minicnn.visualize.attribution import guided_backprop
-from minicnn.visualize.targets import frozen, resolve_target, unit_dout
+from minicnn.visualize.targets import resolve_target, unit_dout
 
 
 def default_layer(model):

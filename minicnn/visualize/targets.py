@@ -16,7 +16,6 @@ probability (objective="probability", as in the lecture). A unit is scored by it
 `unit_dout` builds the one-hot `dout` that backpropagates exactly that score.
 """
 import numbers
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -79,20 +78,6 @@ def unit_dout(out, units, layer):
 def selected(out, units):
     """The scores themselves: (N,) the value of each image's unit (channel sums for channels)."""
     return np.array([out[(n,) + index].sum() for n, index in enumerate(units)])
-
-
-@contextmanager
-def frozen(model):
-    """Switch off the parameters' gradients inside the block (only dx is wanted, and the
-    caller's .grad fields stay as they were); the previous flags come back afterwards."""
-    params = model.parameters()
-    flags = [p.requires_grad for p in params]
-    model.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad = flag
 
 
 def probabilities(model, x):
