@@ -135,7 +135,7 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"train --resume: no checkpoint at {ckpt_path}")
-        _, _, meta = read_checkpoint(ckpt_path)
+        params, optim_state, meta = read_checkpoint(ckpt_path)
         config = TrainConfig(**meta["config"])          # the run continues as it was started
     data = load_cifar10(config.data, progress=progress)
     train_x, train_y = random_subset(data.train_x, data.train_y, config.train_limit, config.seed)
@@ -146,15 +146,15 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
     model = MODELS[config.model]()
     opt = SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
               nesterov=config.nesterov, weight_decay=config.weight_decay)
-    meta = {"architecture": config.model, "architecture_args": {}, "classes": list(data.classes),
-            "mean": mean.tolist(), "std": std.tolist(), "epoch": 0, "step": 0, "metrics": [],
-            "train_seconds": 0.0, "config": asdict(config), "command": command,
-            "data_source": data.source}
     if resume:
-        params, optim_state, meta = read_checkpoint(ckpt_path)
         model.load_state_dict(params)
         opt.load_state_dict(optim_state)
         print(f"resuming {ckpt_path} at epoch {meta['epoch'] + 1}, step {meta['step']}")
+    else:
+        meta = {"architecture": config.model, "architecture_args": {},
+                "classes": list(data.classes), "mean": mean.tolist(), "std": std.tolist(),
+                "epoch": 0, "step": 0, "metrics": [], "train_seconds": 0.0,
+                "config": asdict(config), "command": command, "data_source": data.source}
 
     per_epoch = num_batches(len(train_x), config.batch_size)
     total_steps = config.epochs * per_epoch

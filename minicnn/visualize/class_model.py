@@ -29,6 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from minicnn.ops.loss import stable_log_softmax
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.attribution import unit_gradient
 from minicnn.visualize.images import input_stats, pixel_range
@@ -103,14 +104,9 @@ def class_model(model, target, preset="natural", objective="logit", seed=0, init
     with no_grad():
         out = model.upto(layer)(Tensor(x)).data
     if objective == "probability":
-        out = _softmax(out)
+        out = np.exp(stable_log_softmax(out, axis=-1))     # (N, K) probabilities
     history.append(selected(out, units))
     return x, np.array(history)
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def zero_smallest(x, amount, percent):

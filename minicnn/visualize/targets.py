@@ -19,6 +19,7 @@ import numbers
 
 import numpy as np
 
+from minicnn.ops.loss import stable_log_softmax
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.images import class_index, model_classes
 
@@ -84,5 +85,4 @@ def probabilities(model, x):
     """The softmax of the model's logits for normalised images x: (N, K) float64."""
     with no_grad():
         z = model(Tensor(x)).data.astype(np.float64)                # (N, K) logits
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return np.exp(stable_log_softmax(z, axis=1))                    # (N, K)
