@@ -4,10 +4,12 @@ as adjoint maps, and conv2d against the direct six-loop convolution.
 Runs as plain Python too: NUMBA_DISABLE_JIT=1 python -m pytest tests/test_kernels.py
 """
 import numpy as np
+import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import minicnn.functional as F
+import minicnn.ops.conv as conv_module
 from minicnn.kernels.im2col import col2im, im2col
 from minicnn.kernels.naive import (
     col2im_naive,
@@ -28,12 +30,14 @@ def out_size(size, kernel, stride, padding=0):
 def fast_im2col(x, KH, KW, stride, padding):
     N, C, H, W = x.shape
     OH, OW = out_size(H, KH, stride, padding), out_size(W, KW, stride, padding)
-    return im2col(x, KH, KW, stride, padding, OH, OW)
+    cols = np.full((N, C * KH * KW, OH * OW), np.nan, dtype=x.dtype)   # every entry must be written
+    return im2col(x, KH, KW, stride, padding, OH, OW, cols)
 
 
 def fast_col2im(cols, N, C, H, W, KH, KW, stride, padding):
-    return col2im(cols, N, C, H, W, KH, KW, stride, padding,
-                  out_size(H, KH, stride, padding), out_size(W, KW, stride, padding))
+    dx = np.full((N, C, H, W), np.nan, dtype=cols.dtype)                # col2im must overwrite it
+    return col2im(cols, KH, KW, stride, padding,
+                  out_size(H, KH, stride, padding), out_size(W, KW, stride, padding), dx)
 
 
 def fast_maxpool_forward(x, KH, KW, SH, SW):
@@ -65,7 +69,7 @@ def test_im2col_matches_naive(N, C, H, W, KH, KW, stride, padding, seed):
 def test_col2im_matches_naive(N, C, H, W, KH, KW, stride, padding, seed):
     assume(KH <= H + 2 * padding and KW <= W + 2 * padding)
     P = out_size(H, KH, stride, padding) * out_size(W, KW, stride, padding)
-    cols = np.random.default_rng(seed).standard_normal((C * KH * KW, N * P))
+    cols = np.random.default_rng(seed).standard_normal((N, C * KH * KW, P))
     np.testing.assert_allclose(fast_col2im(cols, N, C, H, W, KH, KW, stride, padding),
                                col2im_naive(cols, N, C, H, W, KH, KW, stride, padding),
                                rtol=1e-12, atol=1e-12)
@@ -138,3 +142,29 @@ def test_conv2d_matches_six_loops(N, C, F_, bias, dtype, H, W, KH, KW, stride, p
     expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, stride, padding)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("images_per_tile", [1, 2, 3])
+def test_conv2d_in_tiles_equals_one_tile(monkeypatch, images_per_tile):
+    """The convolution lays out a few images' columns at a time (TILE_BYTES). Forward and all
+    three gradients must not depend on where the tiles split the batch (5 images: the last
+    tile is short for 2 and 3 per tile)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 6, 7))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    dout = rng.standard_normal((5, 4, 3, 4))
+
+    def run():
+        xt, wt, bt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+        out = F.conv2d(xt, wt, bt, stride=2, padding=1)
+        out.backward(dout)
+        return out.data, xt.grad, wt.grad, bt.grad
+
+    whole = run()                                       # the default: 5 small images fit one tile
+    one_image = 3 * 3 * 3 * 3 * 4 * 8                   # C*KH*KW rows x OH*OW columns x 8 bytes
+    monkeypatch.setattr(conv_module, "TILE_BYTES", images_per_tile * one_image)
+    tiled = run()
+    for got, want in zip(tiled, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 2, 1), rtol=1e-12, atol=1e-12)

@@ -1,20 +1,28 @@
-r"""im2col / col2im: turn convolution into one matrix multiply (and back).
+r"""im2col / col2im: turn convolution into matrix multiplies (and back).
 
-For an input x (N, C, H, W) and a KH x KW window moved with `stride` over the
-input zero-padded by `padding`, im2col lays every window out as a column:
+For images x (N, C, H, W) and a KH x KW window moved with `stride` over the
+input zero-padded by `padding`, im2col lays every window of image n out as a
+column of an image-sized matrix:
 
 .. math::
-    \mathrm{cols}[(c K_H + i) K_W + j,\; n O_H O_W + o_y O_W + o_x]
+    \mathrm{cols}[n,\; (c K_H + i) K_W + j,\; o_y O_W + o_x]
         = x_{\mathrm{pad}}[n, c, o_y s + i, o_x s + j]
 
-so that convolution of the whole batch with weights w (F, C, KH, KW) becomes
-one matrix multiply, ``w.reshape(F, C*KH*KW) @ cols`` -> (F, N*OH*OW)
-(the layout of the CS231n im2col).
+so that convolving image n with weights w (F, C, KH, KW) is one matrix
+multiply, ``w.reshape(F, C*KH*KW) @ cols[n]`` -> (F, OH*OW), which is already
+the (F, OH, OW) layout of the output: no transpose is needed afterwards.
 
 col2im is the adjoint (transpose) of im2col: it adds every column entry back
 onto the input pixel it was copied from. Overlapping windows therefore add
 up, which is exactly the chain rule for a pixel that several windows read.
 Padding is handled inside the loops: no padded copy of x is made.
+
+Both kernels write into an array the caller passes in, so the convolution
+can reuse one small buffer for a few images at a time (see ops/conv.py).
+
+Speed note: numba checks every signed array index for a negative value (to
+wrap it around, as Python does). Indices cast to np.uint64 skip that check,
+which lets LLVM vectorise the innermost copy: about 4x faster here.
 """
 import numpy as np
 from numba import njit, prange
@@ -29,41 +37,41 @@ def valid_range(i, stride, padding, size, out_size):
 
 
 @njit(cache=True, parallel=True)
-def im2col(x, KH, KW, stride, padding, OH, OW):
-    """x (N, C, H, W) -> cols (C*KH*KW, N*OH*OW)."""
+def im2col(x, KH, KW, stride, padding, OH, OW, cols):
+    """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW), written into `cols` and returned."""
     N, C, H, W = x.shape
-    P = OH * OW
-    cols = np.empty((C * KH * KW, N * P), dtype=x.dtype)
-    for n in prange(N):                                  # one image per thread: no races
-        for c in range(C):
-            for i in range(KH):
-                oy_lo, oy_hi = valid_range(i, stride, padding, H, OH)
-                for j in range(KW):
-                    ox_lo, ox_hi = valid_range(j, stride, padding, W, OW)
-                    row = (c * KH + i) * KW + j
-                    out = cols[row, n * P:(n + 1) * P]   # this image's part of the row
-                    out[:] = 0.0                         # what falls in the padding stays 0
-                    for oy in range(oy_lo, oy_hi):
-                        y = oy * stride + i - padding
-                        for ox in range(ox_lo, ox_hi):
-                            out[oy * OW + ox] = x[n, c, y, ox * stride + j - padding]
+    for nc in prange(N * C):                 # one (image, channel) per iteration: no races
+        n, c = nc // C, nc % C
+        for i in range(KH):
+            oy_lo, oy_hi = valid_range(i, stride, padding, H, OH)
+            for j in range(KW):
+                ox_lo, ox_hi = valid_range(j, stride, padding, W, OW)
+                row = cols[n, (c * KH + i) * KW + j]          # (OH*OW,) tap (i, j) of channel c
+                row[:] = 0.0                                  # what falls in the padding stays 0
+                for oy in range(oy_lo, oy_hi):
+                    y = oy * stride + i - padding
+                    for ox in range(ox_lo, ox_hi):
+                        row[np.uint64(oy * OW + ox)] = \
+                            x[n, c, np.uint64(y), np.uint64(ox * stride + j - padding)]
     return cols
 
 
 @njit(cache=True, parallel=True)
-def col2im(cols, N, C, H, W, KH, KW, stride, padding, OH, OW):
-    """cols (C*KH*KW, N*OH*OW) -> dx (N, C, H, W), summing overlapping windows."""
-    P = OH * OW
-    dx = np.zeros((N, C, H, W), dtype=cols.dtype)
-    for n in prange(N):                                  # each image writes only dx[n]
-        for c in range(C):
-            for i in range(KH):
-                oy_lo, oy_hi = valid_range(i, stride, padding, H, OH)
-                for j in range(KW):
-                    ox_lo, ox_hi = valid_range(j, stride, padding, W, OW)
-                    row = cols[(c * KH + i) * KW + j, n * P:(n + 1) * P]
-                    for oy in range(oy_lo, oy_hi):
-                        y = oy * stride + i - padding
-                        for ox in range(ox_lo, ox_hi):
-                            dx[n, c, y, ox * stride + j - padding] += row[oy * OW + ox]
+def col2im(cols, KH, KW, stride, padding, OH, OW, dx):
+    """cols (N, C*KH*KW, OH*OW) -> dx (N, C, H, W), summing overlapping windows.
+    `dx` is overwritten and returned."""
+    N, C, H, W = dx.shape
+    for nc in prange(N * C):                 # each iteration writes only dx[n, c]
+        n, c = nc // C, nc % C
+        dx[n, c] = 0.0
+        for i in range(KH):
+            oy_lo, oy_hi = valid_range(i, stride, padding, H, OH)
+            for j in range(KW):
+                ox_lo, ox_hi = valid_range(j, stride, padding, W, OW)
+                row = cols[n, (c * KH + i) * KW + j]
+                for oy in range(oy_lo, oy_hi):
+                    y = oy * stride + i - padding
+                    for ox in range(ox_lo, ox_hi):
+                        dx[n, c, np.uint64(y), np.uint64(ox * stride + j - padding)] += \
+                            row[np.uint64(oy * OW + ox)]
     return dx

@@ -8,17 +8,17 @@ import numpy as np
 
 
 def im2col_naive(x, KH, KW, stride, padding):
-    """Pad, then copy each window as one flattened column: (C*KH*KW, N*OH*OW)."""
+    """Pad, then copy each window as one flattened column: (N, C*KH*KW, OH*OW)."""
     N, C, H, W = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     OH = (H + 2 * padding - KH) // stride + 1
     OW = (W + 2 * padding - KW) // stride + 1
-    cols = np.zeros((C * KH * KW, N * OH * OW), dtype=x.dtype)
+    cols = np.zeros((N, C * KH * KW, OH * OW), dtype=x.dtype)
     for n in range(N):
         for oy in range(OH):
             for ox in range(OW):
                 window = xp[n, :, oy * stride:oy * stride + KH, ox * stride:ox * stride + KW]
-                cols[:, (n * OH + oy) * OW + ox] = window.reshape(-1)   # C, KH, KW order
+                cols[n, :, oy * OW + ox] = window.reshape(-1)   # C, KH, KW order
     return cols
 
 
@@ -30,7 +30,7 @@ def col2im_naive(cols, N, C, H, W, KH, KW, stride, padding):
     for n in range(N):
         for oy in range(OH):
             for ox in range(OW):
-                window = cols[:, (n * OH + oy) * OW + ox].reshape(C, KH, KW)
+                window = cols[n, :, oy * OW + ox].reshape(C, KH, KW)
                 dxp[n, :, oy * stride:oy * stride + KH, ox * stride:ox * stride + KW] += window
     return dxp[:, :, padding:padding + H, padding:padding + W]
 

@@ -24,7 +24,7 @@ def maxpool_forward(x, KH, KW, SH, SW, OH, OW):
                     best, best_at = x[n, c, y0, x0], y0 * W + x0
                     for i in range(KH):
                         for j in range(KW):
-                            v = x[n, c, y0 + i, x0 + j]
+                            v = x[n, c, np.uint64(y0 + i), np.uint64(x0 + j)]   # see im2col.py
                             if v > best:                 # strict: the first maximum wins
                                 best, best_at = v, (y0 + i) * W + x0 + j
                     out[n, c, oy, ox] = best
@@ -41,5 +41,5 @@ def maxpool_backward(dout, switches, H, W):
         for c in range(C):
             for oy in range(OH):
                 for ox in range(OW):
-                    dx[n, c, switches[n, c, oy, ox]] += dout[n, c, oy, ox]
+                    dx[n, c, np.uint64(switches[n, c, oy, ox])] += dout[n, c, oy, ox]
     return dx.reshape(N, C, H, W)
