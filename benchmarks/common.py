@@ -10,6 +10,11 @@ import time
 
 import numpy as np
 
+# CIFAR-10's training-set statistics (pixels in [0, 1]), for the scripts that normalise
+# uint8 images or paint a grey occluder; timings do not depend on the exact values.
+MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
+STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)
+
 
 def time_once(fn):
     start = time.perf_counter()
@@ -34,6 +39,50 @@ def spread(seconds):
     """'median (p25-p75)' in milliseconds."""
     q25, q50, q75 = np.percentile(seconds * 1e3, [25, 50, 75])
     return f"{q50:8.1f} ms  (p25 {q25:.1f}, p75 {q75:.1f})"
+
+
+def report(times, items, unit="images/s"):
+    """Print each side's median, spread and throughput (`items` per call), then, when
+    PyTorch ran, minicnn's throughput relative to PyTorch's."""
+    for name, t in times.items():
+        rate = items / np.median(t)
+        print(f"  {name:<8} {spread(t)}   {rate:7.{0 if rate >= 100 else 2}f} {unit}")
+    if "pytorch" not in times:
+        print("  pytorch  not installed (pip install -e '.[bench]' to compare)")
+    else:
+        ratio = np.median(times["pytorch"]) / np.median(times["minicnn"])
+        print(f"  ratio    {ratio:.2f}x PyTorch's throughput (>1 means minicnn is faster)")
+
+
+def reference_model(seed=0):
+    """A freshly initialised minicnn reference net (random weights time the same as trained)."""
+    import minicnn     # here, so that a PyTorch-only child process need not import minicnn
+    minicnn.manual_seed(seed)
+    return minicnn.models.reference_net()
+
+
+def random_images(N, seed=0):
+    """(N, 3, 32, 32) float32 standard-normal images, like normalised CIFAR-10 inputs."""
+    return np.random.default_rng(seed).standard_normal((N, 3, 32, 32)).astype(np.float32)
+
+
+def torch_reference_net(torch, model=None):
+    """The reference net in PyTorch, loaded with the minicnn `model`'s weights (same names,
+    same layouts); with PyTorch's own initialisation when no model is given."""
+    nn = torch.nn
+    net = nn.Sequential()
+    for name, layer in [
+        ("conv1", nn.Conv2d(3, 32, 3, padding=1)), ("relu1", nn.ReLU()),
+        ("conv2", nn.Conv2d(32, 32, 3, padding=1)), ("relu2", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv3", nn.Conv2d(32, 64, 3, padding=1)), ("relu3", nn.ReLU()),
+        ("conv4", nn.Conv2d(64, 64, 3, padding=1)), ("relu4", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()), ("fc1", nn.Linear(4096, 256)), ("relu5", nn.ReLU()),
+        ("fc2", nn.Linear(256, 10)),
+    ]:
+        net.add_module(name, layer)
+    if model is not None:
+        net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
+    return net
 
 
 def torch_or_none(threads):

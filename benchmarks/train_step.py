@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import alternate, machine, spread, torch_or_none  # noqa: E402
+from common import alternate, machine, report, torch_or_none, torch_reference_net  # noqa: E402
 
 import minicnn  # noqa: E402
 from minicnn import functional as F  # noqa: E402
@@ -36,19 +36,8 @@ def minicnn_step(batch, seed=0):
 
 
 def torch_step(torch, model, x, y):
-    """The same net in PyTorch, loaded with the same weights (same names, same layouts)."""
-    nn = torch.nn
-    net = nn.Sequential()
-    for name, layer in [
-        ("conv1", nn.Conv2d(3, 32, 3, padding=1)), ("relu1", nn.ReLU()),
-        ("conv2", nn.Conv2d(32, 32, 3, padding=1)), ("relu2", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-        ("conv3", nn.Conv2d(32, 64, 3, padding=1)), ("relu3", nn.ReLU()),
-        ("conv4", nn.Conv2d(64, 64, 3, padding=1)), ("relu4", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-        ("flatten", nn.Flatten()), ("fc1", nn.Linear(4096, 256)), ("relu5", nn.ReLU()),
-        ("fc2", nn.Linear(256, 10)),
-    ]:
-        net.add_module(name, layer)
-    net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
+    """The same step in PyTorch, on the same net with the same weights."""
+    net = torch_reference_net(torch, model)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -75,13 +64,7 @@ def main():
     times = alternate(sides, args.repeats)
 
     print(f"training step, reference net, batch {args.batch}, float32 ({machine()})")
-    for name, t in times.items():
-        print(f"  {name:<8} {spread(t)}   {args.batch / np.median(t):7.0f} images/s")
-    if torch is None:
-        print("  pytorch  not installed (pip install -e '.[bench]' to compare)")
-    else:
-        ratio = np.median(times["pytorch"]) / np.median(times["minicnn"])
-        print(f"  ratio    {ratio:.2f}x PyTorch's throughput (>1 means minicnn is faster)")
+    report(times, args.batch)
 
 
 if __name__ == "__main__":

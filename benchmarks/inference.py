@@ -1,0 +1,69 @@
+"""Inference throughput of the reference net: one forward pass on a batch of random
+CIFAR-sized images, without recording a graph, in images per second.
+
+    python benchmarks/inference.py [--batch 1 128] [--repeats 20] [--threads 2]
+
+minicnn runs under minicnn.no_grad(); with PyTorch installed (pip install -e ".[bench]")
+the same net with the same weights runs under torch.inference_mode(), alternating with
+minicnn, and the ratio is printed. The two sides' logits are checked to agree first.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import (  # noqa: E402
+    alternate, machine, random_images, reference_model, report, torch_or_none,
+    torch_reference_net,
+)
+
+import minicnn  # noqa: E402
+
+
+def minicnn_forward(model, x):
+    def forward():
+        with minicnn.no_grad():
+            return model(minicnn.Tensor(x)).data             # (N, 10) logits
+    return forward
+
+
+def torch_forward(torch, net, x):
+    tx = torch.from_numpy(x)
+
+    def forward():
+        with torch.inference_mode():
+            return net(tx).numpy()                           # (N, 10) logits
+    return forward
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 128])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
+    args = parser.parse_args()
+
+    model = reference_model()
+    torch = torch_or_none(args.threads)
+    net = None if torch is None else torch_reference_net(torch, model)
+    for batch in args.batch:
+        x = random_images(batch)
+        sides = {"minicnn": minicnn_forward(model, x)}
+        if torch is not None:
+            sides["pytorch"] = torch_forward(torch, net, x)
+            ours, theirs = sides["minicnn"](), sides["pytorch"]()
+            if not np.allclose(ours, theirs, rtol=1e-3, atol=1e-4 * np.abs(theirs).max()):
+                raise SystemExit(f"inference: minicnn and PyTorch logits differ by up to "
+                                 f"{np.abs(ours - theirs).max():.3g}; not comparing")
+        times = alternate(sides, args.repeats)
+
+        print(f"inference (forward, no graph), reference net, batch {batch}, float32 ({machine()})")
+        if torch is not None:
+            print("  check    minicnn's logits match PyTorch's")
+        report(times, batch)
+
+
+if __name__ == "__main__":
+    main()
