@@ -18,14 +18,16 @@ up, which is exactly the chain rule for a pixel that several windows read.
 Padding is handled inside the loops: no padded copy of x is made.
 
 Both kernels write into an array the caller passes in, so the convolution
-can reuse one small buffer for a few images at a time (see ops/conv.py).
+can reuse one small buffer for a few images at a time, and both are serial
+and release the GIL (nogil): ops/conv.py runs one per core, each on its own
+share of the batch (see minicnn/parallel.py).
 
 Speed note: numba checks every signed array index for a negative value (to
 wrap it around, as Python does). Indices cast to np.uint64 skip that check,
 which lets LLVM vectorise the innermost copy: about 4x faster here.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True)
@@ -36,11 +38,11 @@ def valid_range(i, stride, padding, size, out_size):
     return lo, max(lo, hi)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def im2col(x, KH, KW, stride, padding, OH, OW, cols):
     """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW), written into `cols` and returned."""
     N, C, H, W = x.shape
-    for nc in prange(N * C):                 # one (image, channel) per iteration: no races
+    for nc in range(N * C):                  # one (image, channel) plane at a time
         n, c = nc // C, nc % C
         for i in range(KH):
             oy_lo, oy_hi = valid_range(i, stride, padding, H, OH)
@@ -56,12 +58,12 @@ def im2col(x, KH, KW, stride, padding, OH, OW, cols):
     return cols
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def col2im(cols, KH, KW, stride, padding, OH, OW, dx):
     """cols (N, C*KH*KW, OH*OW) -> dx (N, C, H, W), summing overlapping windows.
     `dx` is overwritten and returned."""
     N, C, H, W = dx.shape
-    for nc in prange(N * C):                 # each iteration writes only dx[n, c]
+    for nc in range(N * C):                  # each plane of dx from its own rows
         n, c = nc // C, nc % C
         dx[n, c] = 0.0
         for i in range(KH):

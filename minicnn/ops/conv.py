@@ -15,6 +15,7 @@ The columns of a whole batch are 9x the size of its input for a 3x3 kernel
 at once: a few images at a time are laid out in one small reused buffer,
 which stays in the cache for the matrix multiply that reads it. Backward lays
 them out again rather than keeping them (cheap, and it keeps memory small).
+Each core works on its own share of the batch (minicnn/parallel.py).
 
 A float64 input to a float32 layer is computed in float32 (the weights'
 dtype), and its gradient is handed back in float64.
@@ -26,6 +27,7 @@ import numpy as np
 
 from minicnn.kernels.im2col import col2im, im2col
 from minicnn.ops.checks import check_float, check_int, check_ndim
+from minicnn.parallel import for_each_share
 from minicnn.tensor import Function
 
 TILE_BYTES = 4 * 2**20      # columns of this many bytes at most are laid out at a time
@@ -68,8 +70,11 @@ class Conv2d(Function):
 
         w_rows = w.reshape(F, -1)                            # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
-        for n0, n1, cols in self.column_tiles(x):            # cols: (T, C*KH*KW, OH*OW)
-            np.matmul(w_rows, cols, out=out[n0:n1])          # (T, F, OH*OW)
+
+        def forward_share(n0, n1):                           # images n0:n1, on one core
+            for t0, t1, cols in self.column_tiles(x, n0, n1):    # cols: (T, C*KH*KW, OH*OW)
+                np.matmul(w_rows, cols, out=out[t0:t1])          # (T, F, OH*OW)
+        for_each_share(N, forward_share)
         if b is not None:
             out += b.astype(w.dtype, copy=False)[:, None]
         return out.reshape(N, F, OH, OW)
@@ -81,23 +86,29 @@ class Conv2d(Function):
         w_rows = self.w.reshape(F, -1)                       # (F, C*KH*KW)
         need_dx, need_dw, need_db = self.needs_input_grad
         dx = dw = db = None
-        if need_dw:
+
+        def dw_share(n0, n1):                                # sum over images n0:n1 of dout[n] @ cols[n].T
             dw = np.zeros_like(w_rows)                       # (F, C*KH*KW)
-            for n0, n1, cols in self.column_tiles(self.x):
-                dw += np.matmul(dout[n0:n1], cols.transpose(0, 2, 1)).sum(axis=0)
-            dw = dw.reshape(self.w.shape)
+            for t0, t1, cols in self.column_tiles(self.x, n0, n1):
+                dw += np.matmul(dout[t0:t1], cols.transpose(0, 2, 1)).sum(axis=0)
+            return dw
+
+        def dx_share(n0, n1):                                # dx[n] = col2im(w.T @ dout[n])
+            T = self.tile_size(n1 - n0, w_rows.shape[1])
+            dcols = np.empty((T, w_rows.shape[1], self.OH * self.OW), dtype=self.w.dtype)
+            for t0 in range(n0, n1, T):
+                t1 = min(t0 + T, n1)
+                np.matmul(w_rows.T, dout[t0:t1], out=dcols[:t1 - t0])   # (T, C*KH*KW, OH*OW)
+                col2im(dcols[:t1 - t0], KH, KW, self.stride, self.padding, self.OH, self.OW,
+                       dx[t0:t1])                                       # (T, C, H, W)
+
+        if need_dw:
+            dw = sum(for_each_share(N, dw_share)).reshape(self.w.shape)
         if need_db:
             db = dout.sum(axis=(0, 2))                       # (F,)
         if need_dx:
-            H, W = self.x_hw
-            dx = np.empty((N, C, H, W), dtype=self.w.dtype)
-            T = self.tile_size(N, w_rows.shape[1])
-            dcols = np.empty((T, w_rows.shape[1], self.OH * self.OW), dtype=self.w.dtype)
-            for n0 in range(0, N, T):
-                n1 = min(n0 + T, N)
-                np.matmul(w_rows.T, dout[n0:n1], out=dcols[:n1 - n0])    # (T, C*KH*KW, OH*OW)
-                col2im(dcols[:n1 - n0], KH, KW, self.stride, self.padding, self.OH, self.OW,
-                       dx[n0:n1])                                        # (T, C, H, W)
+            dx = np.empty((N, C) + self.x_hw, dtype=self.w.dtype)
+            for_each_share(N, dx_share)
             dx = dx.astype(self.x_dtype, copy=False)
         return dx, dw, db
 
@@ -106,18 +117,18 @@ class Conv2d(Function):
         one_image = K * self.OH * self.OW * self.w.dtype.itemsize
         return max(1, min(N, TILE_BYTES // one_image))
 
-    def column_tiles(self, x):
-        """Yield (n0, n1, cols): im2col of images n0:n1 as (n1-n0, C*KH*KW, OH*OW),
-        each tile written into the same buffer."""
-        N, C = x.shape[:2]
+    def column_tiles(self, x, n0, n1):
+        """Yield (t0, t1, cols) for tiles of images n0:n1: im2col of images t0:t1 as
+        (t1-t0, C*KH*KW, OH*OW), each tile written into the same buffer."""
+        C = x.shape[1]
         F, _, KH, KW = self.w.shape
         K = C * KH * KW
-        T = self.tile_size(N, K)
+        T = self.tile_size(n1 - n0, K)
         buffer = np.empty((T, K, self.OH * self.OW), dtype=x.dtype)
-        for n0 in range(0, N, T):
-            n1 = min(n0 + T, N)
-            yield n0, n1, im2col(x[n0:n1], KH, KW, self.stride, self.padding,
-                                 self.OH, self.OW, buffer[:n1 - n0])
+        for t0 in range(n0, n1, T):
+            t1 = min(t0 + T, n1)
+            yield t0, t1, im2col(x[t0:t1], KH, KW, self.stride, self.padding,
+                                 self.OH, self.OW, buffer[:t1 - t0])
 
 
 def conv2d(x, w, b=None, stride=1, padding=0):

@@ -1,0 +1,57 @@
+"""How minicnn uses the cores: one share of the batch per core, one BLAS thread each.
+
+A convolution is mostly matrix multiplies (ops/conv.py). NumPy hands each one
+to OpenBLAS, which splits it over a thread pool of its own whose threads spin
+while they wait for work. Next to numba's threads, PyTorch's or any other busy
+process they fight for the cores: on a loaded 2-core machine we measured
+training steps 10 to 50 times slower. So minicnn asks OpenBLAS for a single
+thread and splits the *batch* itself: each of WORKERS Python threads takes a
+contiguous share of the images and runs its own im2col and matrix multiplies.
+NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
+run at the same time, and an idle worker sleeps instead of spinning.
+
+    results = for_each_share(N, work)    # work(n0, n1) for each share of range(N), in parallel
+
+WORKERS is one per core; set NUMBA_NUM_THREADS to use fewer. Importing minicnn
+sets NumPy's bundled OpenBLAS to one thread for the whole process (a no-op when
+NumPy uses another BLAS).
+"""
+import ctypes
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numba
+import numpy as np
+
+WORKERS = numba.config.NUMBA_NUM_THREADS
+_pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="minicnn") if WORKERS > 1 else None
+
+
+def for_each_share(N, work):
+    """Call work(n0, n1) on WORKERS contiguous shares of range(N) at once; their results, in order."""
+    bounds = np.linspace(0, N, min(WORKERS, N) + 1).astype(int)
+    shares = [(int(n0), int(n1)) for n0, n1 in zip(bounds[:-1], bounds[1:])]
+    if len(shares) == 1:
+        return [work(0, N)]
+    return list(_pool.map(lambda share: work(*share), shares))
+
+
+def single_threaded_openblas():
+    """Ask the OpenBLAS that NumPy wheels bundle for one thread. True if it was found."""
+    numpy_dir = Path(np.__file__).parent
+    for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"):
+        for path in sorted(folder.glob("*openblas*")):
+            try:
+                library = ctypes.CDLL(str(path))        # already loaded: the same handle
+            except OSError:
+                continue
+            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
+                setter = getattr(library, name, None)
+                if setter is not None:
+                    setter(1)
+                    return True
+    return False
+
+
+single_threaded_openblas()
