@@ -38,10 +38,7 @@ print(f"{steps} steps of gradient ascent per image")
 def describe(x, targets, label):
     """Print each image's probability of its class, its high-frequency energy (noise) and
     the range of its pixels (real pixels are in [0, 1])."""
-    with minicnn.no_grad():
-        logits = model(minicnn.Tensor(x)).data.astype(np.float64)   # (N, K)
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = vis.probabilities(model, x)                                  # (N, K) softmax
     pixels = x * std[:, None, None] + mean[:, None, None]            # undo the normalisation
     print(f"{label:<22} p(class) {np.round(p[np.arange(len(x)), targets], 2)}  "
           f"noise {np.round(vis.high_frequency_energy(x), 1)}  "
@@ -77,10 +74,7 @@ describe(x, targets, "no regulariser")
 
 # %%
 fooling = vis.class_model(model, list(range(len(classes))), preset="none", steps=steps)
-with minicnn.no_grad():
-    logits = model(minicnn.Tensor(fooling)).data.astype(np.float64)
-p = np.exp(logits - logits.max(axis=1, keepdims=True))
-p = p / p.sum(axis=1, keepdims=True)
+p = vis.probabilities(model, fooling)                     # (10, 10) softmax of the logits
 fig = vis.image_grid(vis.to_rgb(fooling, mean, std), ncols=5, panel_size=1.5,
                      titles=[f"{c}\np={p[k, k]:.2f}" for k, c in enumerate(classes)],
                      title=f"plain gradient ascent, {steps} steps: fooling images")

@@ -35,10 +35,7 @@ size, stride = 8, (4 if args.quick else 2)               # the square, its step 
 
 def probability(x, k):
     """p(class k) for each image of x: the softmax of the logits."""
-    with minicnn.no_grad():
-        z = model(minicnn.Tensor(x)).data.astype(np.float64)        # (N, K)
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    return p[:, k] / p.sum(axis=1)
+    return vis.probabilities(model, x)[:, k]                        # (N,)
 
 
 # %% [markdown]

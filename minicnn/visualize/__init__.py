@@ -66,6 +66,7 @@ from minicnn.visualize.sanity import (
     sanity_check,
     spearman,
 )
+from minicnn.visualize.targets import probabilities
 from minicnn.visualize.top_patches import Top, crop_top, plot_top_patches, top_activations
 
 __all__ = [
@@ -75,7 +76,7 @@ __all__ = [
     "hidden_unit_weights", "high_frequency_energy", "image_grid", "input_stats", "load_image",
     "model_classes", "mosaic", "occlusion", "output_size", "overlay", "panel_grid", "pixel_range",
     "plot_filters", "plot_history", "plot_layer_view", "plot_occlusion", "plot_sanity_maps",
-    "plot_similarity", "plot_top_patches", "receptive_field", "receptive_field_size",
+    "plot_similarity", "plot_top_patches", "probabilities", "receptive_field", "receptive_field_size",
     "reconstructions", "render_map", "saliency", "sanity_check", "signed_to_rgb", "smoothgrad",
     "spearman", "to_input", "to_rgb", "top_activations", "unit_gradient", "upsample",
     "weights_to_rgb",
