@@ -9,7 +9,7 @@ from minicnn.data import CLASSES, load_cifar10
 from minicnn.models import pretrained
 from minicnn.train import evaluate
 
-SHIPPED = {"mlp": 0.50}          # name -> the accuracy the issue asks for
+SHIPPED = {"mlp": 0.50, "reference_net": 0.83}          # name -> the accuracy the issue asks for
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
