@@ -28,10 +28,11 @@ _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="minicnn") if WORKERS > 1
 
 
 def for_each_share(N, work):
-    """Call work(n0, n1) on WORKERS contiguous shares of range(N) at once; their results, in order."""
-    bounds = np.linspace(0, N, min(WORKERS, N) + 1).astype(int)
-    shares = [(int(n0), int(n1)) for n0, n1 in zip(bounds[:-1], bounds[1:])]
-    if len(shares) == 1:
+    """Call work(n0, n1) on up to WORKERS contiguous shares of range(N) at once.
+    Returns their results, in order."""
+    S = max(1, min(WORKERS, N))                      # shares: no more than images
+    shares = [(N * k // S, N * (k + 1) // S) for k in range(S)]
+    if S == 1:
         return [work(0, N)]
     return list(_pool.map(lambda share: work(*share), shares))
 

@@ -6,7 +6,8 @@ Forward lays every window of image n out as a column (im2col), so the sum is
 one matrix multiply per image; backward is two more and col2im (im2col's
 adjoint):
 
-    out[n] = w @ cols[n]      dw = sum_n dout[n] @ cols[n].T      dcols[n] = w.T @ dout[n]      dx[n] = col2im(dcols[n])
+    out[n] = w @ cols[n]                     dw = sum_n dout[n] @ cols[n].T
+    dcols[n] = w.T @ dout[n]                 dx[n] = col2im(dcols[n])
 
 with w as (F, C*KH*KW), cols[n] (C*KH*KW, OH*OW) and dout[n] as (F, OH*OW).
 
@@ -82,12 +83,13 @@ class Conv2d(Function):
     def backward(self, dout):                                # dout: (N, F, OH, OW)
         F, C, KH, KW = self.w.shape
         N = dout.shape[0]
-        dout = np.ascontiguousarray(dout, dtype=self.w.dtype).reshape(N, F, -1)   # (N, F, OH*OW)
+        dout = np.ascontiguousarray(dout, dtype=self.w.dtype)
+        dout = dout.reshape(N, F, self.OH * self.OW)         # (N, F, OH*OW)
         w_rows = self.w.reshape(F, -1)                       # (F, C*KH*KW)
         need_dx, need_dw, need_db = self.needs_input_grad
         dx = dw = db = None
 
-        def dw_share(n0, n1):                                # sum over images n0:n1 of dout[n] @ cols[n].T
+        def dw_share(n0, n1):                                # sum_n dout[n] @ cols[n].T, n in n0:n1
             dw = np.zeros_like(w_rows)                       # (F, C*KH*KW)
             for t0, t1, cols in self.column_tiles(self.x, n0, n1):
                 dw += np.matmul(dout[t0:t1], cols.transpose(0, 2, 1)).sum(axis=0)
@@ -120,8 +122,7 @@ class Conv2d(Function):
     def column_tiles(self, x, n0, n1):
         """Yield (t0, t1, cols) for tiles of images n0:n1: im2col of images t0:t1 as
         (t1-t0, C*KH*KW, OH*OW), each tile written into the same buffer."""
-        C = x.shape[1]
-        F, _, KH, KW = self.w.shape
+        _, C, KH, KW = self.w.shape
         K = C * KH * KW
         T = self.tile_size(n1 - n0, K)
         buffer = np.empty((T, K, self.OH * self.OW), dtype=x.dtype)
