@@ -4,7 +4,7 @@ A convolution is mostly matrix multiplies (ops/conv.py). NumPy hands each one
 to OpenBLAS, which splits it over a thread pool of its own whose threads spin
 while they wait for work. Next to numba's threads, PyTorch's or any other busy
 process they fight for the cores: on a loaded 2-core machine we measured
-training steps 10 to 50 times slower. So minicnn asks OpenBLAS for a single
+training steps 10 to 20 times slower. So minicnn asks OpenBLAS for a single
 thread and splits the *batch* itself: each of WORKERS Python threads takes a
 contiguous share of the images and runs its own im2col and matrix multiplies.
 NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
