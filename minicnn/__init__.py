@@ -7,6 +7,7 @@
     loss = F.cross_entropy(model(minicnn.Tensor(images)), labels)
     loss.backward()
 """
+from minicnn import memory  # noqa: F401  (first: see minicnn/memory.py)
 from minicnn import functional, init, models, nn, optim  # noqa: F401
 from minicnn.init import manual_seed  # noqa: F401
 from minicnn.ops.relu import backward_rule, current_backward_rule  # noqa: F401

@@ -5,8 +5,9 @@ to OpenBLAS, which splits it over a thread pool of its own whose threads spin
 while they wait for work. Next to numba's threads, PyTorch's or any other busy
 process they fight for the cores: on a loaded 2-core machine we measured
 training steps 10 to 20 times slower. So minicnn asks OpenBLAS for a single
-thread and splits the *batch* itself: each of WORKERS Python threads takes a
-contiguous share of the images and runs its own im2col and matrix multiplies.
+thread and splits the *batch* itself: each of WORKERS threads (the calling
+thread and WORKERS - 1 helpers) takes a contiguous share of the images and runs
+its own im2col and matrix multiplies, ReLUs and max-pools.
 NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
 run at the same time, and an idle worker sleeps instead of spinning.
 
@@ -24,17 +25,19 @@ import numba
 import numpy as np
 
 WORKERS = numba.config.NUMBA_NUM_THREADS
-_pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="minicnn") if WORKERS > 1 else None
+_helpers = ThreadPoolExecutor(WORKERS - 1, thread_name_prefix="minicnn") if WORKERS > 1 else None
 
 
-def for_each_share(N, work):
-    """Call work(n0, n1) on up to WORKERS contiguous shares of range(N) at once.
-    Returns their results, in order."""
-    S = max(1, min(WORKERS, N))                      # shares: no more than images
+def for_each_share(N, work, min_share=1):
+    """Call work(n0, n1) on up to WORKERS contiguous shares of range(N) at once,
+    each at least `min_share` long (a small job is not worth a hand-off).
+    Returns their results, in order. The calling thread works the first share
+    itself; helper threads take the others."""
+    S = max(1, min(WORKERS, N // min_share))         # how many shares
     shares = [(N * k // S, N * (k + 1) // S) for k in range(S)]
-    if S == 1:
-        return [work(0, N)]
-    return list(_pool.map(lambda share: work(*share), shares))
+    others = [_helpers.submit(work, n0, n1) for n0, n1 in shares[1:]]
+    first = work(*shares[0])
+    return [first] + [future.result() for future in others]
 
 
 def single_threaded_openblas():

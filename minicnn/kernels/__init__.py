@@ -4,15 +4,7 @@ Nothing here knows about Tensors or autograd; every kernel has a plain-Python
 twin in `naive.py` that the tests compare it against. Set NUMBA_DISABLE_JIT=1
 to step through the kernels in a debugger as ordinary Python.
 
-Threads: im2col and col2im are serial and release the GIL: the convolution
-runs one per core, each on its own share of the batch (minicnn/parallel.py).
-The max-pool kernels use numba's `prange`, on an OpenMP thread pool. By default
-OpenMP threads keep spinning for a while after each loop, so on a 2-core
-machine they steal the cores the next matrix multiply is about to use (we
-measured a batch-32 training step 15x slower). A passive wait policy puts idle
-threads to sleep at once. It must be set before numba starts its pool, hence
-here; an OMP_WAIT_POLICY you set yourself wins.
+Threads: every kernel is serial and releases the GIL (nogil=True). The ops
+run one kernel call per core, each on its own share of the batch
+(minicnn/parallel.py), so numba never starts a thread pool of its own.
 """
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")

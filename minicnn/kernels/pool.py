@@ -5,18 +5,22 @@ that won its window. Backward sends each output's gradient to that pixel
 only (Zeiler & Fergus 2014 call these the switches). Ties go to the first
 maximum in row-major order inside the window: the top-most, then left-most
 pixel (the same choice as PyTorch on the CPU).
+
+Like im2col, both kernels are serial, release the GIL and write into arrays
+the caller passes in: ops/pool.py runs one per core, each on its own share of
+the batch (see minicnn/parallel.py).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, parallel=True)
-def maxpool_forward(x, KH, KW, SH, SW, OH, OW):
-    """x (N, C, H, W) -> out (N, C, OH, OW), switches (N, C, OH, OW) int64."""
+@njit(cache=True, nogil=True)
+def maxpool_forward(x, KH, KW, SH, SW, out, switches):
+    """x (N, C, H, W) -> out (N, C, OH, OW) and switches (N, C, OH, OW) int64,
+    both written into the arrays passed in and returned."""
     N, C, H, W = x.shape
-    out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    switches = np.empty((N, C, OH, OW), dtype=np.int64)
-    for n in prange(N):
+    OH, OW = out.shape[2], out.shape[3]
+    for n in range(N):
         for c in range(C):
             for oy in range(OH):
                 for ox in range(OW):
@@ -32,14 +36,15 @@ def maxpool_forward(x, KH, KW, SH, SW, OH, OW):
     return out, switches
 
 
-@njit(cache=True, parallel=True)
-def maxpool_backward(dout, switches, H, W):
-    """dout (N, C, OH, OW) -> dx (N, C, H, W): each gradient goes to its window's argmax."""
+@njit(cache=True, nogil=True)
+def maxpool_backward(dout, switches, dx):
+    """dout (N, C, OH, OW) -> dx (N, C, H*W), flat planes indexed by the switches:
+    each gradient goes to its window's argmax. `dx` is overwritten and returned."""
     N, C, OH, OW = dout.shape
-    dx = np.zeros((N, C, H * W), dtype=dout.dtype)
-    for n in prange(N):
+    for n in range(N):
         for c in range(C):
+            dx[n, c] = 0.0
             for oy in range(OH):
                 for ox in range(OW):
                     dx[n, c, np.uint64(switches[n, c, oy, ox])] += dout[n, c, oy, ox]
-    return dx.reshape(N, C, H, W)
+    return dx

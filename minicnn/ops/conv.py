@@ -70,66 +70,63 @@ class Conv2d(Function):
         self.x = x if self.needs_input_grad[1] else None    # only dw needs the input again
 
         w_rows = w.reshape(F, -1)                            # (F, C*KH*KW)
+        bias = None if b is None else b.astype(w.dtype, copy=False)[:, None]   # (F, 1)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
 
         def forward_share(n0, n1):                           # images n0:n1, on one core
-            for t0, t1, cols in self.column_tiles(x, n0, n1):    # cols: (T, C*KH*KW, OH*OW)
-                np.matmul(w_rows, cols, out=out[t0:t1])          # (T, F, OH*OW)
+            cols = self.column_buffer(n1 - n0)               # (T, C*KH*KW, OH*OW)
+            for t0, t1 in self.tiles(n0, n1, len(cols)):
+                im2col(x[t0:t1], KH, KW, stride, padding, OH, OW, cols[:t1 - t0])
+                np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
+                if bias is not None:
+                    out[t0:t1] += bias
         for_each_share(N, forward_share)
-        if b is not None:
-            out += b.astype(w.dtype, copy=False)[:, None]
         return out.reshape(N, F, OH, OW)
 
     def backward(self, dout):                                # dout: (N, F, OH, OW)
         F, C, KH, KW = self.w.shape
         N = dout.shape[0]
-        dout = np.ascontiguousarray(dout, dtype=self.w.dtype)
-        dout = dout.reshape(N, F, self.OH * self.OW)         # (N, F, OH*OW)
+        s, p, OH, OW = self.stride, self.padding, self.OH, self.OW
+        dout = np.ascontiguousarray(dout, dtype=self.w.dtype).reshape(N, F, OH * OW)
         w_rows = self.w.reshape(F, -1)                       # (F, C*KH*KW)
         need_dx, need_dw, need_db = self.needs_input_grad
-        dx = dw = db = None
+        dx = np.empty((N, C) + self.x_hw, dtype=self.w.dtype) if need_dx else None
 
-        def dw_share(n0, n1):                                # sum_n dout[n] @ cols[n].T, n in n0:n1
-            dw = np.zeros_like(w_rows)                       # (F, C*KH*KW)
-            for t0, t1, cols in self.column_tiles(self.x, n0, n1):
-                dw += np.matmul(dout[t0:t1], cols.transpose(0, 2, 1)).sum(axis=0)
-            return dw
+        def backward_share(n0, n1):                          # images n0:n1, on one core
+            dw = np.zeros_like(w_rows)                       # (F, C*KH*KW), summed over n0:n1
+            db = np.zeros(F, dtype=self.w.dtype)
+            cols = self.column_buffer(n1 - n0)               # (T, C*KH*KW, OH*OW)
+            for t0, t1 in self.tiles(n0, n1, len(cols)):
+                tile = cols[:t1 - t0]
+                if need_dw:                                  # dw += sum_n dout[n] @ cols[n].T
+                    im2col(self.x[t0:t1], KH, KW, s, p, OH, OW, tile)
+                    dw += np.matmul(dout[t0:t1], tile.transpose(0, 2, 1)).sum(axis=0)
+                if need_db:
+                    db += dout[t0:t1].sum(axis=(0, 2))
+                if need_dx:                                  # dx[n] = col2im(w.T @ dout[n])
+                    np.matmul(w_rows.T, dout[t0:t1], out=tile)     # the buffer now holds dcols
+                    col2im(tile, KH, KW, s, p, OH, OW, dx[t0:t1])   # (T, C, H, W)
+            return dw, db
 
-        def dx_share(n0, n1):                                # dx[n] = col2im(w.T @ dout[n])
-            T = self.tile_size(n1 - n0, w_rows.shape[1])
-            dcols = np.empty((T, w_rows.shape[1], self.OH * self.OW), dtype=self.w.dtype)
-            for t0 in range(n0, n1, T):
-                t1 = min(t0 + T, n1)
-                np.matmul(w_rows.T, dout[t0:t1], out=dcols[:t1 - t0])   # (T, C*KH*KW, OH*OW)
-                col2im(dcols[:t1 - t0], KH, KW, self.stride, self.padding, self.OH, self.OW,
-                       dx[t0:t1])                                       # (T, C, H, W)
-
-        if need_dw:
-            dw = sum(for_each_share(N, dw_share)).reshape(self.w.shape)
-        if need_db:
-            db = dout.sum(axis=(0, 2))                       # (F,)
+        shares = for_each_share(N, backward_share)
+        dw = sum(dw for dw, _ in shares).reshape(self.w.shape) if need_dw else None
+        db = sum(db for _, db in shares) if need_db else None
         if need_dx:
-            dx = np.empty((N, C) + self.x_hw, dtype=self.w.dtype)
-            for_each_share(N, dx_share)
             dx = dx.astype(self.x_dtype, copy=False)
         return dx, dw, db
 
-    def tile_size(self, N, K):
-        """How many images' columns (K rows of OH*OW) fit in TILE_BYTES (at least one)."""
-        one_image = K * self.OH * self.OW * self.w.dtype.itemsize
-        return max(1, min(N, TILE_BYTES // one_image))
-
-    def column_tiles(self, x, n0, n1):
-        """Yield (t0, t1, cols) for tiles of images n0:n1: im2col of images t0:t1 as
-        (t1-t0, C*KH*KW, OH*OW), each tile written into the same buffer."""
+    def column_buffer(self, n):
+        """An empty (T, C*KH*KW, OH*OW) buffer for the columns of T of n images at a
+        time: as many as fit in TILE_BYTES, at least one."""
         _, C, KH, KW = self.w.shape
-        K = C * KH * KW
-        T = self.tile_size(n1 - n0, K)
-        buffer = np.empty((T, K, self.OH * self.OW), dtype=x.dtype)
-        for t0 in range(n0, n1, T):
-            t1 = min(t0 + T, n1)
-            yield t0, t1, im2col(x[t0:t1], KH, KW, self.stride, self.padding,
-                                 self.OH, self.OW, buffer[:t1 - t0])
+        one_image = C * KH * KW * self.OH * self.OW * self.w.dtype.itemsize
+        T = max(1, min(n, TILE_BYTES // one_image))
+        return np.empty((T, C * KH * KW, self.OH * self.OW), dtype=self.w.dtype)
+
+    @staticmethod
+    def tiles(n0, n1, T):
+        """(t0, t1) for consecutive tiles of at most T images covering n0:n1."""
+        return [(t0, min(t0 + T, n1)) for t0 in range(n0, n1, T)]
 
 
 def conv2d(x, w, b=None, stride=1, padding=0):

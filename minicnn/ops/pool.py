@@ -5,11 +5,13 @@ Backward routes each gradient to that remembered location. This is the same
 under every backward rule: guided backprop and the deconvnet reuse the
 switches recorded on the forward pass.
 Ties: the first maximum in row-major order inside the window wins.
+Each core pools its own share of the batch (minicnn/parallel.py).
 """
 import numpy as np
 
 from minicnn.kernels.pool import maxpool_backward, maxpool_forward
 from minicnn.ops.checks import check_float, check_ndim, check_pair
+from minicnn.parallel import for_each_share
 from minicnn.tensor import Function
 
 
@@ -29,13 +31,25 @@ class MaxPool2d(Function):
         if KH > H or KW > W:
             raise ValueError(f"max_pool2d: kernel {KH}x{KW} is larger than the input {H}x{W}")
         OH, OW = (H - KH) // SH + 1, (W - KW) // SW + 1
-        out, self.switches = maxpool_forward(np.ascontiguousarray(x), KH, KW, SH, SW, OH, OW)
+        x = np.ascontiguousarray(x)
+        out = np.empty((N, C, OH, OW), dtype=x.dtype)
+        self.switches = np.empty((N, C, OH, OW), dtype=np.int64)   # flat index y * W + x
         self.H, self.W = H, W
+
+        def forward_share(n0, n1):
+            maxpool_forward(x[n0:n1], KH, KW, SH, SW, out[n0:n1], self.switches[n0:n1])
+        for_each_share(N, forward_share)
         return out                                           # (N, C, OH, OW)
 
     def backward(self, dout):                                # dout: (N, C, OH, OW)
-        dx = maxpool_backward(np.ascontiguousarray(dout), self.switches, self.H, self.W)
-        return (dx,)
+        dout = np.ascontiguousarray(dout)
+        N, C = dout.shape[:2]
+        dx = np.empty((N, C, self.H * self.W), dtype=dout.dtype)
+
+        def backward_share(n0, n1):
+            maxpool_backward(dout[n0:n1], self.switches[n0:n1], dx[n0:n1])
+        for_each_share(N, backward_share)
+        return (dx.reshape(N, C, self.H, self.W),)
 
 
 def max_pool2d(x, kernel_size=2, stride=None):

@@ -25,12 +25,19 @@ ordinary backward under all three rules. Choose the rule for a block of code:
 
 The rule is read when backward() runs, so one forward pass can be explained
 three ways.
+
+ReLU works element by element, so each core takes its own share of the
+flattened array (minicnn/parallel.py); arrays too small to be worth it are
+done in one go.
 """
 from contextlib import contextmanager
 
 import numpy as np
 
+from minicnn.parallel import for_each_share
 from minicnn.tensor import Function
+
+MIN_SHARE = 2**15          # elements (128 KB of float32): smaller arrays are done in one go
 
 
 # x: the ReLU's input saved in forward; dout: the gradient arriving from above.
@@ -78,10 +85,23 @@ def current_backward_rule():
 class ReLU(Function):
     def forward(self, x):
         self.x = x
-        return np.maximum(x, 0)
+        out = np.empty(x.shape, dtype=x.dtype)
+        x_flat, out_flat = x.reshape(-1), out.reshape(-1)
+
+        def forward_share(i0, i1):
+            np.maximum(x_flat[i0:i1], 0, out=out_flat[i0:i1])
+        for_each_share(x.size, forward_share, MIN_SHARE)
+        return out
 
     def backward(self, dout):
-        return (BACKWARD_RULES[_rule](self.x, dout),)
+        rule = BACKWARD_RULES[_rule]
+        dx = np.empty(dout.shape, dtype=dout.dtype)
+        x_flat, dout_flat, dx_flat = self.x.reshape(-1), dout.reshape(-1), dx.reshape(-1)
+
+        def backward_share(i0, i1):
+            dx_flat[i0:i1] = rule(x_flat[i0:i1], dout_flat[i0:i1])
+        for_each_share(dout.size, backward_share, MIN_SHARE)
+        return (dx,)
 
 
 def relu(x):
