@@ -4,7 +4,9 @@
 
 Runs cProfile over a few steps and prints, for every op's forward and backward
 and every numba kernel, the time per step (cumulative: a conv's forward
-includes its im2col). A diagnostic for the speed work, not a comparison.
+includes its im2col). cProfile sees only the calling thread, which works the
+first share of every op (minicnn/parallel.py): the kernel rows are that share's.
+A diagnostic for the speed work, not a comparison.
 """
 import argparse
 import cProfile
