@@ -2,8 +2,8 @@
 
 A convolution is mostly matrix multiplies (ops/conv.py). NumPy hands each one
 to OpenBLAS, which splits it over a thread pool of its own whose threads spin
-while they wait for work. Next to numba's threads, PyTorch's or any other busy
-process they fight for the cores: on a loaded 2-core machine we measured
+while they wait for work. Next to other threads (PyTorch's, or any other busy
+process) they fight for the cores: on a loaded 2-core machine we measured
 training steps 10 to 20 times slower. So minicnn asks OpenBLAS for a single
 thread and splits the *batch* itself: each of WORKERS threads (the calling
 thread and WORKERS - 1 helpers) takes a contiguous share of the images and runs
