@@ -9,22 +9,36 @@ reference net at batch 128 we counted about 11,000 page faults per training
 step (resource.getrusage), 60-120 ms of system time per step.
 
 Raising malloc's mmap threshold to its 32 MB maximum, and the free memory it
-keeps before trimming to 256 MB, keeps freed arrays inside the process: the
+keeps before trimming to 1 GB, keeps freed arrays inside the process: the
 next step reuses the same pages, and page faults drop to about zero. Arrays
 over 32 MB (batches of more than 128 images in the first layers) still come
-straight from the kernel. Importing minicnn does this once, for the whole
-process; it is skipped where there is no glibc (macOS, Windows, musl).
+straight from the kernel.
+
+Threads: glibc gives each thread that allocates its own arena, and a helper
+thread's arena is a chain of 64 MB heaps that are unmapped as soon as they
+empty. The convolution's helper shares keep tens of MB between forward and
+backward (ops/winograd.py), so that arena's heaps came and went every step
+(1,500-3,500 page faults per step). One arena for the whole process ends it;
+minicnn allocates a few dozen arrays per op, so the threads rarely wait for
+each other at malloc's lock. With one arena, the freed memory at the top of
+the heap after a step can exceed 256 MB, hence the 1 GB before trimming (at
+256 MB, a step after a large evaluation cost 36,000 page faults).
+
+Importing minicnn does all this once, for the whole process; it is skipped
+where there is no glibc (macOS, Windows, musl).
 """
 import ctypes
 import ctypes.util
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3       # mallopt() parameter numbers (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8   # mallopt() parameters (malloc.h)
 MMAP_THRESHOLD = 32 * 2**20                       # the largest glibc accepts on 64-bit
-TRIM_THRESHOLD = 256 * 2**20
+TRIM_THRESHOLD = 1024 * 2**20
+ARENA_MAX = 1
 
 
 def keep_freed_memory():
-    """Ask glibc's malloc to keep freed blocks of up to 32 MB for reuse. True if it could."""
+    """Ask glibc's malloc to keep freed blocks of up to 32 MB for reuse, in one arena
+    shared by all threads. True if it could."""
     name = ctypes.util.find_library("c")
     if name is None:
         return False
@@ -32,7 +46,9 @@ def keep_freed_memory():
         mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return (bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+            and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+            and bool(mallopt(M_ARENA_MAX, ARENA_MAX)))
 
 
 keep_freed_memory()

@@ -12,6 +12,7 @@ NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
 run at the same time, and an idle worker sleeps instead of spinning.
 
     results = for_each_share(N, work)    # work(n0, n1) for each share of range(N), in parallel
+    for t0, t1 in tiles(n0, n1, T):      # inside a share: T images at a time
 
 WORKERS is one per core; set NUMBA_NUM_THREADS to use fewer. Importing minicnn
 sets NumPy's bundled OpenBLAS to one thread for the whole process (a no-op when
@@ -38,6 +39,12 @@ def for_each_share(N, work, min_share=1):
     others = [_helpers.submit(work, n0, n1) for n0, n1 in shares[1:]]
     first = work(*shares[0])
     return [first] + [future.result() for future in others]
+
+
+def tiles(n0, n1, T):
+    """(t0, t1) for consecutive tiles of at most T images covering n0:n1: within its
+    share, an op works a few images at a time in small buffers that stay in cache."""
+    return [(t0, min(t0 + T, n1)) for t0 in range(n0, n1, T)]
 
 
 def single_threaded_openblas():

@@ -1,8 +1,11 @@
 """The numba kernels against their plain-loop twins (minicnn/kernels/naive.py), im2col/col2im
-as adjoint maps, and conv2d against the direct six-loop convolution.
+and the Winograd transforms as adjoint maps, and conv2d (by im2col and by Winograd) against
+the direct six-loop convolution.
 
 Runs as plain Python too: NUMBA_DISABLE_JIT=1 python -m pytest tests/test_kernels.py
 """
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from hypothesis import assume, example, given, settings
@@ -10,15 +13,29 @@ from hypothesis import strategies as st
 
 import minicnn.functional as F
 import minicnn.ops.conv as conv_module
+import minicnn.ops.winograd as winograd_module
+from minicnn import parallel
 from minicnn.kernels.im2col import col2im, im2col
 from minicnn.kernels.naive import (
+    G,
     col2im_naive,
     conv2d_naive,
     im2col_naive,
     maxpool_backward_naive,
     maxpool_forward_naive,
+    winograd_input_adjoint_naive,
+    winograd_input_naive,
+    winograd_output_adjoint_naive,
+    winograd_output_naive,
 )
 from minicnn.kernels.pool import maxpool_backward, maxpool_forward
+from minicnn.kernels.winograd import (
+    winograd_input,
+    winograd_input_adjoint,
+    winograd_output,
+    winograd_output_adjoint,
+)
+from minicnn.ops.winograd import transform_filters, transform_filters_adjoint
 from minicnn.tensor import Tensor
 
 
@@ -52,6 +69,34 @@ def fast_maxpool_backward(dout, switches, H, W):
     N, C = dout.shape[:2]
     dx = np.full((N, C, H * W), np.nan, dtype=dout.dtype)               # must be overwritten
     return maxpool_backward(dout, switches, dx).reshape(N, C, H, W)
+
+
+def winograd_tiles(size, padding):
+    """Winograd tiles along one side: ceil(OH / 2) 2x2 output blocks for OH = size + 2*padding - 2."""
+    return -(-(size + 2 * padding - 2) // 2)
+
+
+def fast_winograd_input(x, padding):
+    N, C, H, W = x.shape
+    P = N * winograd_tiles(H, padding) * winograd_tiles(W, padding)
+    V = np.full((16, C, P), np.nan, dtype=x.dtype)                      # every entry must be written
+    return winograd_input(x, padding, V)
+
+
+def fast_winograd_input_adjoint(dV, padding, N, C, H, W):
+    dx = np.full((N, C, H, W), np.nan, dtype=dV.dtype)                  # must be overwritten
+    return winograd_input_adjoint(dV, padding, dx)
+
+
+def fast_winograd_output(M, N, TH, TW):
+    out = np.full((N, M.shape[1], 2 * TH, 2 * TW), np.nan, dtype=M.dtype)   # must be overwritten
+    return winograd_output(M, out)
+
+
+def fast_winograd_output_adjoint(dout):
+    N, F, OH2, OW2 = dout.shape
+    dM = np.full((16, F, N * (OH2 // 2) * (OW2 // 2)), np.nan, dtype=dout.dtype)   # must be overwritten
+    return winograd_output_adjoint(dout, dM)
 
 
 window_shapes = dict(
@@ -177,3 +222,250 @@ def test_conv2d_in_tiles_equals_one_tile(monkeypatch, images_per_tile):
     for got, want in zip(tiled, whole):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 2, 1), rtol=1e-12, atol=1e-12)
+
+
+# ---- Winograd F(2x2, 3x3): the tile transforms, then the whole convolution --------------------
+winograd_shapes = dict(
+    N=st.integers(1, 3), C=st.integers(1, 3), H=st.integers(1, 7), W=st.integers(1, 7),
+    padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16),
+)
+
+
+def winograd_assume(H, W, padding):
+    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)               # room for a 3x3 filter
+
+
+def transform_tolerance(dtype):
+    return 1e-12 if dtype == np.float64 else 1e-5
+
+
+@settings(deadline=None, max_examples=40)
+@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_shapes)
+@example(N=1, C=1, H=1, W=2, padding=1, dtype=np.float64, seed=0)       # one tile, mostly padding
+@example(N=2, C=3, H=7, W=4, padding=0, dtype=np.float32, seed=0)       # odd H: the last tile overhangs
+def test_winograd_input_matches_naive(N, C, H, W, padding, dtype, seed):
+    winograd_assume(H, W, padding)
+    x = np.random.default_rng(seed).standard_normal((N, C, H, W)).astype(dtype)
+    V = fast_winograd_input(x, padding)
+    assert V.dtype == dtype
+    tolerance = transform_tolerance(dtype)
+    np.testing.assert_allclose(V, winograd_input_naive(x, padding), rtol=tolerance, atol=tolerance)
+
+
+@settings(deadline=None, max_examples=40)
+@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_shapes)
+@example(N=1, C=1, H=2, W=1, padding=1, dtype=np.float64, seed=0)
+@example(N=3, C=2, H=5, W=6, padding=2, dtype=np.float32, seed=0)
+def test_winograd_input_adjoint_matches_naive(N, C, H, W, padding, dtype, seed):
+    winograd_assume(H, W, padding)
+    P = N * winograd_tiles(H, padding) * winograd_tiles(W, padding)
+    dV = np.random.default_rng(seed).standard_normal((16, C, P)).astype(dtype)
+    dx = fast_winograd_input_adjoint(dV, padding, N, C, H, W)
+    assert dx.dtype == dtype
+    tolerance = transform_tolerance(dtype)
+    np.testing.assert_allclose(dx, winograd_input_adjoint_naive(dV, padding, N, C, H, W),
+                               rtol=tolerance, atol=tolerance)
+
+
+winograd_tile_counts = dict(
+    N=st.integers(1, 3), F_=st.integers(1, 3), TH=st.integers(1, 4), TW=st.integers(1, 4),
+    seed=st.integers(0, 2 ** 16),
+)
+
+
+@settings(deadline=None, max_examples=40)
+@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_tile_counts)
+@example(N=1, F_=1, TH=1, TW=1, dtype=np.float64, seed=0)
+@example(N=3, F_=2, TH=3, TW=1, dtype=np.float32, seed=0)
+def test_winograd_output_matches_naive(N, F_, TH, TW, dtype, seed):
+    M = np.random.default_rng(seed).standard_normal((16, F_, N * TH * TW)).astype(dtype)
+    out = fast_winograd_output(M, N, TH, TW)
+    assert out.dtype == dtype
+    tolerance = transform_tolerance(dtype)
+    np.testing.assert_allclose(out, winograd_output_naive(M, N, TH, TW), rtol=tolerance, atol=tolerance)
+
+
+@settings(deadline=None, max_examples=40)
+@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_tile_counts)
+@example(N=2, F_=3, TH=1, TW=4, dtype=np.float32, seed=0)
+def test_winograd_output_adjoint_matches_naive(N, F_, TH, TW, dtype, seed):
+    dout = np.random.default_rng(seed).standard_normal((N, F_, 2 * TH, 2 * TW)).astype(dtype)
+    dM = fast_winograd_output_adjoint(dout)
+    assert dM.dtype == dtype
+    tolerance = transform_tolerance(dtype)
+    np.testing.assert_allclose(dM, winograd_output_adjoint_naive(dout), rtol=tolerance, atol=tolerance)
+
+
+@settings(deadline=None, max_examples=40)
+@given(**winograd_shapes)
+@example(N=1, C=1, H=1, W=1, padding=1, seed=0)                         # a single pixel, padded
+def test_winograd_input_and_its_adjoint_are_adjoint(N, C, H, W, padding, seed):
+    """<winograd_input(x), dV> == <x, winograd_input_adjoint(dV)>: the adjoint is the transpose,
+    so the backward computes exactly the gradient of the forward."""
+    winograd_assume(H, W, padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W))
+    V = fast_winograd_input(x, padding)
+    dV = rng.standard_normal(V.shape)
+    dx = fast_winograd_input_adjoint(dV, padding, N, C, H, W)
+    np.testing.assert_allclose(np.sum(V * dV), np.sum(x * dx), rtol=1e-10, atol=1e-10)
+
+
+@settings(deadline=None, max_examples=40)
+@given(**winograd_tile_counts)
+def test_winograd_output_and_its_adjoint_are_adjoint(N, F_, TH, TW, seed):
+    """<winograd_output(M), dout> == <M, winograd_output_adjoint(dout)>, in float64."""
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((16, F_, N * TH * TW))
+    out = fast_winograd_output(M, N, TH, TW)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(np.sum(out * dout), np.sum(M * fast_winograd_output_adjoint(dout)),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("F_, C", [(1, 1), (3, 2), (4, 5)])
+def test_winograd_filters_are_G_g_GT(F_, C, dtype):
+    w = np.random.default_rng(F_ * C).standard_normal((F_, C, 3, 3)).astype(dtype)
+    U = transform_filters(w)                                            # (16, F, C)
+    assert U.shape == (16, F_, C) and U.dtype == dtype
+    tolerance = transform_tolerance(dtype)
+    for f in range(F_):
+        for c in range(C):
+            np.testing.assert_allclose(U[:, f, c], (G @ w[f, c] @ G.T).reshape(16),
+                                       rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("F_, C", [(1, 1), (3, 2), (4, 5)])
+def test_winograd_filters_transform_and_its_adjoint_are_adjoint(F_, C):
+    rng = np.random.default_rng(F_ + C)
+    w = rng.standard_normal((F_, C, 3, 3))
+    dU = rng.standard_normal((16, F_, C))
+    dw = transform_filters_adjoint(dU)
+    assert dw.shape == w.shape
+    np.testing.assert_allclose(np.sum(transform_filters(w) * dU), np.sum(w * dw), rtol=1e-10, atol=1e-10)
+
+
+@settings(deadline=None, max_examples=20)
+@given(F_=st.integers(1, 3), **winograd_shapes)
+def test_winograd_twins_compute_the_convolution(N, C, F_, H, W, padding, seed):
+    """The plain twins alone, put together as in ops/winograd.py, give the six-loop convolution
+    (so the twins are right, not just equal to the kernels)."""
+    winograd_assume(H, W, padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((F_, C, 3, 3))
+    U = np.einsum("ai,fcij,bj->abfc", G, w, G).reshape(16, F_, C)       # G g G^T for every filter
+    M = U @ winograd_input_naive(x, padding)                            # (16, F, N*TH*TW)
+    out = winograd_output_naive(M, N, winograd_tiles(H, padding), winograd_tiles(W, padding))
+    OH, OW = H + 2 * padding - 2, W + 2 * padding - 2
+    np.testing.assert_allclose(out[:, :, :OH, :OW], conv2d_naive(x, w, None, 1, padding),
+                               rtol=1e-12, atol=1e-12)
+
+
+@contextmanager
+def always_winograd():
+    """Send every 3x3 stride-1 convolution down the Winograd route, whatever its channels.
+    (A context manager: hypothesis tests cannot share the function-scoped monkeypatch fixture.)"""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 1)
+        yield
+
+
+@settings(deadline=None, max_examples=30)
+@given(F_=st.integers(1, 3), bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+       **winograd_shapes)
+@example(N=1, C=1, F_=1, H=1, W=1, padding=1, bias=True, dtype=np.float64, seed=0)    # OH = OW = 1
+@example(N=3, C=2, F_=2, H=7, W=5, padding=0, bias=False, dtype=np.float32, seed=0)   # odd OH, OW
+@example(N=2, C=3, F_=3, H=4, W=6, padding=2, bias=True, dtype=np.float64, seed=0)
+def test_conv2d_by_winograd_matches_six_loops(N, C, F_, H, W, padding, bias, dtype, seed):
+    winograd_assume(H, W, padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F_, C, 3, 3)).astype(dtype)
+    b = rng.standard_normal(F_).astype(dtype) if bias else None
+    with always_winograd():
+        out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None if b is None else Tensor(b),
+                       stride=1, padding=padding)
+    assert out.ctx.winograd                                             # the route under test
+    assert out.dtype == dtype
+    expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("images_per_tile", [1, 2, 3])
+def test_winograd_in_tiles_equals_one_tile(monkeypatch, images_per_tile):
+    """Like test_conv2d_in_tiles_equals_one_tile, for the Winograd route: it transforms a few
+    images at a time (ops/winograd.py's TILE_BYTES), in the forward and again in the backward."""
+    monkeypatch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(parallel, "WORKERS", 1)                         # one share: only tiles split
+    rng = np.random.default_rng(0)
+    N, C, F_, H, W = 5, 3, 4, 6, 7                                      # 3 x 4 tiles per image
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((F_, C, 3, 3))
+    b = rng.standard_normal(F_)
+    dout = rng.standard_normal((N, F_, H, W))                           # padding 1: same size
+
+    def run():
+        xt, wt, bt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+        out = F.conv2d(xt, wt, bt, stride=1, padding=1)
+        assert out.ctx.winograd
+        out.backward(dout)
+        return out.data, xt.grad, wt.grad, bt.grad
+
+    whole = run()                                       # the default: 5 small images fit one tile
+    one_image = 16 * (C + F_) * 3 * 4 * 8               # V and M of one image: 16 x (C + F) x P x 8 bytes
+    monkeypatch.setattr(winograd_module, "TILE_BYTES", images_per_tile * one_image)
+    V_buffer, _ = winograd_module.buffers(N, C, F_, 3 * 4, np.float64)
+    assert len(V_buffer) == images_per_tile * 16 * C * 3 * 4          # the split under test
+    tiled = run()
+    for got, want in zip(tiled, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True),
+                                   (True, False, True)], ids=["x", "w", "b", "x,b"])
+def test_winograd_gradients_asked_for_alone_equal_im2col(monkeypatch, needs):
+    """With only some inputs requiring grad (so forward keeps no V, or backward skips dx), the
+    gradients asked for are those of the im2col route."""
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    dout = rng.standard_normal((2, 2, 5, 6))
+
+    def grads():
+        tensors = [Tensor(a, requires_grad=need) for a, need in zip((x, w, b), needs)]
+        out = F.conv2d(*tensors, stride=1, padding=1)
+        out.backward(dout)
+        return out.ctx.winograd, [t.grad for t in tensors]
+
+    by_im2col, expected = grads()
+    monkeypatch.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 1)
+    by_winograd, got = grads()
+    assert (by_im2col, by_winograd) == (False, True)
+    for g, e, need in zip(got, expected, needs):
+        assert (g is None) == (not need)
+        if need:
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("C, KH, stride, padding, winograd", [
+    (24, 3, 1, 1, True),                # the threshold, WINOGRAD_MIN_CHANNELS
+    (25, 3, 1, 0, True),
+    (23, 3, 1, 1, False),               # too few channels to pay
+    (3, 3, 1, 1, False),                # RGB
+    (24, 3, 2, 1, False),               # stride 2
+    (24, 5, 1, 2, False),               # 5x5 filters
+])
+def test_conv2d_takes_the_winograd_route_by_default(C, KH, stride, padding, winograd):
+    """With the default threshold, 3x3 stride-1 layers with 24 channels or more use Winograd;
+    either way the result is the six-loop convolution."""
+    assert conv_module.WINOGRAD_MIN_CHANNELS == 24, "the channel counts below straddle the default"
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((2, C, 5, 4))
+    w = rng.standard_normal((2, C, KH, KH))
+    b = rng.standard_normal(2)
+    out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), stride=stride, padding=padding)
+    assert out.ctx.winograd is winograd
+    np.testing.assert_allclose(out.data, conv2d_naive(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)

@@ -1,0 +1,147 @@
+r"""3x3, stride-1 convolution by Winograd's F(2x2, 3x3) (Lavin & Gray 2016).
+
+The same convolution as the im2col path of ops/conv.py, computed with 2.25x
+fewer multiplies. Each 2x2 block of outputs comes from a 4x4 tile d of the
+padded input (kernels/winograd.py has the derivation):
+
+    U[k] = (G g G^T)[k]     the filters, transformed        (16, F, C)
+    V[k] = (B^T d B)[k]     every tile of the input          (16, C, P)
+    M[k] = U[k] @ V[k]      16 matrix multiplies             (16, F, P)
+    out  = A^T m A          each tile's 2x2 block of outputs
+
+for the 16 positions k of a 4x4 tile and P tiles. Every step is linear, so the
+backward is each step's adjoint (transpose), taken in reverse order:
+
+    dM = A dout A^T        dU[k] = dM[k] @ V[k].T      dw = G^T dU G
+                           dV[k] = U[k].T @ dM[k]      dx = B dV B^T, added up over the tiles
+
+which is exactly the gradient of the forward above, not an approximation.
+As with im2col, a few images at a time are transformed into small reused
+buffers, and each core works on its own share of the batch. One exception:
+when dw will be needed, the forward keeps each tile's V (together 4x the
+input's size) so that the backward does not transform the input again. They
+are kept tile by tile, not as one array of the whole batch, because arrays
+of up to 32 MB are recycled by malloc (minicnn/memory.py) and a bigger one
+would cost fresh pages from the OS at every step.
+
+Float32 rounding differs a little from im2col's (the transforms add and
+subtract before multiplying), by about 1e-6 relative: well below what
+training or the pictures can notice.
+"""
+import numpy as np
+
+from minicnn.kernels.winograd import (tile_counts, winograd_input, winograd_input_adjoint,
+                                      winograd_output, winograd_output_adjoint)
+from minicnn.parallel import for_each_share, tiles
+
+TILE_BYTES = 4 * 2**20      # transformed tiles (V and M) of this many bytes at most at a time
+
+G = np.array([[1.0, 0.0, 0.0],
+              [0.5, 0.5, 0.5],
+              [0.5, -0.5, 0.5],
+              [0.0, 0.0, 1.0]])
+G_KRON_G = np.kron(G, G)    # (16, 9): (G g G^T).ravel() = G_KRON_G @ g.ravel() for a 3x3 g
+
+
+def transform_filters(w):
+    """w (F, C, 3, 3) -> U (16, F, C): G g G^T for every filter g, one (F, C) matrix per k."""
+    F, C = w.shape[:2]
+    U = G_KRON_G.astype(w.dtype) @ w.reshape(F * C, 9).T        # (16, F*C)
+    return U.reshape(16, F, C)
+
+
+def transform_filters_adjoint(dU):
+    """dU (16, F, C) -> dw (F, C, 3, 3): G^T du G for every du, the adjoint of transform_filters."""
+    _, F, C = dU.shape
+    dw = G_KRON_G.T.astype(dU.dtype) @ dU.reshape(16, F * C)    # (9, F*C)
+    return dw.T.reshape(F, C, 3, 3)
+
+
+def buffers(n, C, F, P, dtype):
+    """Empty V (T, 16*C*P) and M (T, 16*F*P) buffers for T of n images at a time:
+    as many as fit in TILE_BYTES, at least one."""
+    one_image = 16 * (C + F) * P * np.dtype(dtype).itemsize
+    T = max(1, min(n, TILE_BYTES // one_image))
+    return np.empty(T * 16 * C * P, dtype), np.empty(T * 16 * F * P, dtype)
+
+
+def forward(x, w, bias, padding, keep_V=False):
+    """
+    Inputs:
+    - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
+    - bias: (F, 1, 1) or None; padding: an integer
+    - keep_V: also return the transformed input for the backward's dw
+    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and
+    kept: {(t0, t1): V (16, C, (t1-t0)*P)} for each tile of images t0:t1, or None
+    """
+    N, C, H, W = x.shape
+    F = w.shape[0]
+    TH, TW = tile_counts(H, padding), tile_counts(W, padding)
+    P = TH * TW                                               # tiles per image
+    U = transform_filters(w)                                  # (16, F, C)
+    out = np.empty((N, F, 2 * TH, 2 * TW), dtype=w.dtype)     # whole 2x2 blocks
+    kept = {} if keep_V else None
+
+    def forward_share(n0, n1):                                # images n0:n1, on one core
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, P, w.dtype)
+        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * P)):
+            if keep_V:                                        # (16, C, T*P)
+                V = kept[t0, t1] = np.empty((16, C, (t1 - t0) * P), dtype=w.dtype)
+            else:
+                V = V_buffer[:16 * C * (t1 - t0) * P].reshape(16, C, -1)
+            M = M_buffer[:16 * F * (t1 - t0) * P].reshape(16, F, -1)   # (16, F, T*P)
+            winograd_input(x[t0:t1], padding, V)
+            np.matmul(U, V, out=M)
+            winograd_output(M, out[t0:t1])                    # (T, F, 2*TH, 2*TW)
+            if bias is not None:
+                out[t0:t1] += bias
+    for_each_share(N, forward_share)
+    OH, OW = H + 2 * padding - 2, W + 2 * padding - 2
+    if (OH, OW) != out.shape[2:]:
+        out = np.ascontiguousarray(out[:, :, :OH, :OW])
+    return out, kept
+
+
+def backward(x, kept, w, dout, padding, need_dx, need_dw, need_db):
+    """
+    Inputs:
+    - x: (N, C, H, W) and kept: the forward's input and the V it kept (if need_dw)
+    - w: (F, C, 3, 3)
+    - dout: (N, F, OH, OW) contiguous, in w's dtype; padding: as in forward
+    Returns dx (N, C, H, W), dw (F, C, 3, 3), db (F,); None for those not needed
+    """
+    N, F, OH, OW = dout.shape
+    C, H, W = w.shape[1], OH - 2 * padding + 2, OW - 2 * padding + 2
+    TH, TW = tile_counts(H, padding), tile_counts(W, padding)
+    P = TH * TW
+    if (2 * TH, 2 * TW) != (OH, OW):                          # whole 2x2 blocks: pad with 0
+        padded = np.zeros((N, F, 2 * TH, 2 * TW), dtype=dout.dtype)
+        padded[:, :, :OH, :OW] = dout
+        dout = padded
+    U = transform_filters(w)                                  # (16, F, C)
+    dx = np.empty((N, C, H, W), dtype=w.dtype) if need_dx else None
+
+    def backward_share(n0, n1):                               # images n0:n1, on one core
+        dU = np.zeros((16, F, C), dtype=w.dtype)              # summed over n0:n1
+        db = np.zeros(F, dtype=w.dtype)
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, P, w.dtype)
+        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * P)):
+            scratch = V_buffer[:16 * C * (t1 - t0) * P].reshape(16, C, -1)   # (16, C, T*P)
+            dM = M_buffer[:16 * F * (t1 - t0) * P].reshape(16, F, -1)        # (16, F, T*P)
+            winograd_output_adjoint(dout[t0:t1], dM)
+            if need_dw:                                       # dU[k] += dM[k] @ V[k].T
+                V = kept.get((t0, t1)) if kept else None
+                if V is None:                                 # tiled differently: transform again
+                    V = winograd_input(x[t0:t1], padding, scratch)
+                dU += np.matmul(dM, V.transpose(0, 2, 1))
+            if need_db:
+                db += dout[t0:t1].sum(axis=(0, 2, 3))
+            if need_dx:                                       # dV[k] = U[k].T @ dM[k]
+                dV = np.matmul(U.transpose(0, 2, 1), dM, out=scratch)
+                winograd_input_adjoint(dV, padding, dx[t0:t1])
+        return dU, db
+
+    shares = for_each_share(N, backward_share)
+    dw = transform_filters_adjoint(sum(dU for dU, _ in shares)) if need_dw else None
+    db = sum(db for _, db in shares) if need_db else None
+    return dx, dw, db
