@@ -58,8 +58,8 @@ def transform_filters_adjoint(dU):
 
 
 def buffers(n, C, F, P, dtype):
-    """Empty V (T, 16*C*P) and M (T, 16*F*P) buffers for T of n images at a time:
-    as many as fit in TILE_BYTES, at least one."""
+    """Empty flat buffers for V (16, C, T*P) and M (16, F, T*P), for T of n images at
+    a time: as many as fit in TILE_BYTES, at least one."""
     one_image = 16 * (C + F) * P * np.dtype(dtype).itemsize
     T = max(1, min(n, TILE_BYTES // one_image))
     return np.empty(T * 16 * C * P, dtype), np.empty(T * 16 * F * P, dtype)
