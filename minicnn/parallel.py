@@ -7,7 +7,7 @@ process) they fight for the cores: on a loaded 2-core machine we measured
 training steps 10 to 20 times slower. So minicnn asks OpenBLAS for a single
 thread and splits the *batch* itself: each of WORKERS threads (the calling
 thread and WORKERS - 1 helpers) takes a contiguous share of the images and runs
-its own im2col and matrix multiplies, ReLUs and max-pools.
+its own im2col or Winograd transforms and matrix multiplies, ReLUs and max-pools.
 NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
 run at the same time, and an idle worker sleeps instead of spinning.
 
