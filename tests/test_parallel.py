@@ -89,10 +89,12 @@ def test_a_training_step_after_warm_up_costs_few_page_faults():
         opt.zero_grad()
         F.cross_entropy(model(Tensor(x)), y).backward()
         opt.step()
-    for _ in range(2):
+    for _ in range(3):                               # the heap grows to its steady size
         step()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(2):
+    faults = []
+    for _ in range(4):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         step()
-    faults_per_step = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 2
-    assert faults_per_step < 300, f"{faults_per_step:.0f} page faults per training step"
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    # the median: a one-off step that grows the heap a little more (a few hundred) is not the issue
+    assert np.median(faults) < 300, f"page faults per training step: {faults}"
