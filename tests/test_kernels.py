@@ -27,6 +27,7 @@ from minicnn.kernels.naive import (
     winograd_input_naive,
     winograd_output_adjoint_naive,
     winograd_output_naive,
+    winograd_tiles,
 )
 from minicnn.kernels.pool import maxpool_backward, maxpool_forward
 from minicnn.kernels.winograd import (
@@ -69,11 +70,6 @@ def fast_maxpool_backward(dout, switches, H, W):
     N, C = dout.shape[:2]
     dx = np.full((N, C, H * W), np.nan, dtype=dout.dtype)               # must be overwritten
     return maxpool_backward(dout, switches, dx).reshape(N, C, H, W)
-
-
-def winograd_tiles(size, padding):
-    """Winograd tiles along one side: ceil(OH / 2) 2x2 output blocks for OH = size + 2*padding - 2."""
-    return -(-(size + 2 * padding - 2) // 2)
 
 
 def fast_winograd_input(x, padding):

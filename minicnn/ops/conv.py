@@ -77,12 +77,11 @@ class Conv2d(Function):
         OW = conv_output_size(W, KW, stride, padding)
         self.stride, self.padding, self.OH, self.OW = stride, padding, OH, OW
         self.w, self.x_hw = w, (H, W)
+        self.x = x if self.needs_input_grad[1] else None    # only dw needs the input again
         self.winograd = (KH, KW, stride) == (3, 3, 1) and C >= WINOGRAD_MIN_CHANNELS
         if self.winograd:                                    # dw needs the transformed input
             bias = None if b is None else b.astype(w.dtype, copy=False)[:, None, None]
             out, self.kept = winograd.forward(x, w, bias, padding, keep_V=self.needs_input_grad[1])
-        self.x = x if self.needs_input_grad[1] else None    # only dw needs the input again
-        if self.winograd:
             return out                                       # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                            # (F, C*KH*KW)

@@ -65,6 +65,11 @@ def buffers(n, C, F, P, dtype):
     return np.empty(T * 16 * C * P, dtype), np.empty(T * 16 * F * P, dtype)
 
 
+def leading(buffer, rows, columns):
+    """The start of a flat buffer as a contiguous (16, rows, columns) array."""
+    return buffer[:16 * rows * columns].reshape(16, rows, columns)
+
+
 def forward(x, w, bias, padding, keep_V=False):
     """
     Inputs:
@@ -88,8 +93,8 @@ def forward(x, w, bias, padding, keep_V=False):
             if keep_V:                                        # (16, C, T*P)
                 V = kept[t0, t1] = np.empty((16, C, (t1 - t0) * P), dtype=w.dtype)
             else:
-                V = V_buffer[:16 * C * (t1 - t0) * P].reshape(16, C, -1)
-            M = M_buffer[:16 * F * (t1 - t0) * P].reshape(16, F, -1)   # (16, F, T*P)
+                V = leading(V_buffer, C, (t1 - t0) * P)
+            M = leading(M_buffer, F, (t1 - t0) * P)           # (16, F, T*P)
             winograd_input(x[t0:t1], padding, V)
             np.matmul(U, V, out=M)
             winograd_output(M, out[t0:t1])                    # (T, F, 2*TH, 2*TW)
@@ -126,8 +131,8 @@ def backward(x, kept, w, dout, padding, need_dx, need_dw, need_db):
         db = np.zeros(F, dtype=w.dtype)
         V_buffer, M_buffer = buffers(n1 - n0, C, F, P, w.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * P)):
-            scratch = V_buffer[:16 * C * (t1 - t0) * P].reshape(16, C, -1)   # (16, C, T*P)
-            dM = M_buffer[:16 * F * (t1 - t0) * P].reshape(16, F, -1)        # (16, F, T*P)
+            scratch = leading(V_buffer, C, (t1 - t0) * P)     # (16, C, T*P)
+            dM = leading(M_buffer, F, (t1 - t0) * P)          # (16, F, T*P)
             winograd_output_adjoint(dout[t0:t1], dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
                 V = kept.get((t0, t1)) if kept else None
