@@ -72,26 +72,50 @@ def fast_maxpool_backward(dout, switches, H, W):
     return maxpool_backward(dout, switches, dx).reshape(N, C, H, W)
 
 
+def with_spares(A, N, TH, TW, spare):
+    """(16, R, N*TH*TW) in the twins' layout -> the kernels' (16, R, N*TH*(TW + 1)): each row
+    of tiles gets its spare slot (kernels/winograd.py), filled with `spare`."""
+    R = A.shape[1]
+    slots = np.full((16, R, N, TH, TW + 1), spare, dtype=A.dtype)
+    slots[..., :TW] = A.reshape(16, R, N, TH, TW)
+    return slots.reshape(16, R, N * TH * (TW + 1))
+
+
+def without_spares(A, N, TH, TW):
+    """The kernels' layout -> the twins': drops the spare slots."""
+    R = A.shape[1]
+    return A.reshape(16, R, N, TH, TW + 1)[..., :TW].reshape(16, R, N * TH * TW)
+
+
+def spares(A, N, TH, TW):
+    return A.reshape(16, A.shape[1], N, TH, TW + 1)[..., TW]
+
+
 def fast_winograd_input(x, padding):
+    """The kernel's V, spare slots included: (16, C, N*TH*(TW + 1))."""
     N, C, H, W = x.shape
-    P = N * winograd_tiles(H, padding) * winograd_tiles(W, padding)
-    V = np.full((16, C, P), np.nan, dtype=x.dtype)                      # every entry must be written
+    slots = N * winograd_tiles(H, padding) * (winograd_tiles(W, padding) + 1)
+    V = np.full((16, C, slots), np.nan, dtype=x.dtype)                  # every entry must be written
     return winograd_input(x, padding, V)
 
 
 def fast_winograd_input_adjoint(dV, padding, N, C, H, W):
+    """dV in the kernel's layout, spare slots included."""
     dx = np.full((N, C, H, W), np.nan, dtype=dV.dtype)                  # must be overwritten
     return winograd_input_adjoint(dV, padding, dx)
 
 
-def fast_winograd_output(M, N, TH, TW):
-    out = np.full((N, M.shape[1], 2 * TH, 2 * TW), np.nan, dtype=M.dtype)   # must be overwritten
-    return winograd_output(M, out)
+def fast_winograd_output(M, bias, N, OH, OW):
+    """M in the kernel's layout, spare slots included."""
+    out = np.full((N, M.shape[1], OH, OW), np.nan, dtype=M.dtype)       # must be overwritten
+    return winograd_output(M, bias, out)
 
 
 def fast_winograd_output_adjoint(dout):
-    N, F, OH2, OW2 = dout.shape
-    dM = np.full((16, F, N * (OH2 // 2) * (OW2 // 2)), np.nan, dtype=dout.dtype)   # must be overwritten
+    """The kernel's dM, spare slots included."""
+    N, F, OH, OW = dout.shape
+    slots = N * ((OH + 1) // 2) * ((OW + 1) // 2 + 1)
+    dM = np.full((16, F, slots), np.nan, dtype=dout.dtype)              # must be overwritten
     return winograd_output_adjoint(dout, dM)
 
 
@@ -244,8 +268,11 @@ def test_winograd_input_matches_naive(N, C, H, W, padding, dtype, seed):
     x = np.random.default_rng(seed).standard_normal((N, C, H, W)).astype(dtype)
     V = fast_winograd_input(x, padding)
     assert V.dtype == dtype
+    TH, TW = winograd_tiles(H, padding), winograd_tiles(W, padding)
+    assert np.isfinite(spares(V, N, TH, TW)).all()                      # junk, but never NaN or inf
     tolerance = transform_tolerance(dtype)
-    np.testing.assert_allclose(V, winograd_input_naive(x, padding), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(without_spares(V, N, TH, TW), winograd_input_naive(x, padding),
+                               rtol=tolerance, atol=tolerance)
 
 
 @settings(deadline=None, max_examples=40)
@@ -253,51 +280,66 @@ def test_winograd_input_matches_naive(N, C, H, W, padding, dtype, seed):
 @example(N=1, C=1, H=2, W=1, padding=1, dtype=np.float64, seed=0)
 @example(N=3, C=2, H=5, W=6, padding=2, dtype=np.float32, seed=0)
 def test_winograd_input_adjoint_matches_naive(N, C, H, W, padding, dtype, seed):
+    """With zero gradient in the spare slots (what the backward hands it), the adjoint
+    is the twin's."""
     winograd_assume(H, W, padding)
-    P = N * winograd_tiles(H, padding) * winograd_tiles(W, padding)
-    dV = np.random.default_rng(seed).standard_normal((16, C, P)).astype(dtype)
-    dx = fast_winograd_input_adjoint(dV, padding, N, C, H, W)
+    TH, TW = winograd_tiles(H, padding), winograd_tiles(W, padding)
+    dV = np.random.default_rng(seed).standard_normal((16, C, N * TH * TW)).astype(dtype)
+    dx = fast_winograd_input_adjoint(with_spares(dV, N, TH, TW, 0.0), padding, N, C, H, W)
     assert dx.dtype == dtype
     tolerance = transform_tolerance(dtype)
     np.testing.assert_allclose(dx, winograd_input_adjoint_naive(dV, padding, N, C, H, W),
                                rtol=tolerance, atol=tolerance)
 
 
-winograd_tile_counts = dict(
-    N=st.integers(1, 3), F_=st.integers(1, 3), TH=st.integers(1, 4), TW=st.integers(1, 4),
+winograd_output_shapes = dict(
+    N=st.integers(1, 3), F_=st.integers(1, 3), OH=st.integers(1, 8), OW=st.integers(1, 8),
     seed=st.integers(0, 2 ** 16),
 )
 
 
 @settings(deadline=None, max_examples=40)
-@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_tile_counts)
-@example(N=1, F_=1, TH=1, TW=1, dtype=np.float64, seed=0)
-@example(N=3, F_=2, TH=3, TW=1, dtype=np.float32, seed=0)
-def test_winograd_output_matches_naive(N, F_, TH, TW, dtype, seed):
-    M = np.random.default_rng(seed).standard_normal((16, F_, N * TH * TW)).astype(dtype)
-    out = fast_winograd_output(M, N, TH, TW)
+@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_output_shapes)
+@example(N=1, F_=1, OH=1, OW=1, dtype=np.float64, seed=0)               # one tile, cropped to 1x1
+@example(N=3, F_=2, OH=6, OW=2, dtype=np.float32, seed=0)
+def test_winograd_output_matches_naive(N, F_, OH, OW, dtype, seed):
+    """The twin's 2x2 blocks, cropped to OH x OW, plus the bias. The spare slots hold NaN
+    here: a single one read would show."""
+    rng = np.random.default_rng(seed)
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    M = rng.standard_normal((16, F_, N * TH * TW)).astype(dtype)
+    bias = rng.standard_normal(F_).astype(dtype)
+    out = fast_winograd_output(with_spares(M, N, TH, TW, np.nan), bias, N, OH, OW)
     assert out.dtype == dtype
+    expected = winograd_output_naive(M, N, TH, TW)[:, :, :OH, :OW] + bias[:, None, None]
     tolerance = transform_tolerance(dtype)
-    np.testing.assert_allclose(out, winograd_output_naive(M, N, TH, TW), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
 
 
 @settings(deadline=None, max_examples=40)
-@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_tile_counts)
-@example(N=2, F_=3, TH=1, TW=4, dtype=np.float32, seed=0)
-def test_winograd_output_adjoint_matches_naive(N, F_, TH, TW, dtype, seed):
-    dout = np.random.default_rng(seed).standard_normal((N, F_, 2 * TH, 2 * TW)).astype(dtype)
+@given(dtype=st.sampled_from([np.float64, np.float32]), **winograd_output_shapes)
+@example(N=2, F_=3, OH=1, OW=8, dtype=np.float32, seed=0)
+@example(N=1, F_=2, OH=5, OW=3, dtype=np.float64, seed=0)               # odd: blocks overhang
+def test_winograd_output_adjoint_matches_naive(N, F_, OH, OW, dtype, seed):
+    """The twin on the gradient padded with zeros to whole 2x2 blocks; 0 in the spare slots."""
+    dout = np.random.default_rng(seed).standard_normal((N, F_, OH, OW)).astype(dtype)
     dM = fast_winograd_output_adjoint(dout)
     assert dM.dtype == dtype
+    TH, TW = (OH + 1) // 2, (OW + 1) // 2
+    assert (spares(dM, N, TH, TW) == 0).all()
+    whole_blocks = np.zeros((N, F_, 2 * TH, 2 * TW), dtype=dtype)
+    whole_blocks[:, :, :OH, :OW] = dout
     tolerance = transform_tolerance(dtype)
-    np.testing.assert_allclose(dM, winograd_output_adjoint_naive(dout), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(without_spares(dM, N, TH, TW), winograd_output_adjoint_naive(whole_blocks),
+                               rtol=tolerance, atol=tolerance)
 
 
 @settings(deadline=None, max_examples=40)
 @given(**winograd_shapes)
 @example(N=1, C=1, H=1, W=1, padding=1, seed=0)                         # a single pixel, padded
 def test_winograd_input_and_its_adjoint_are_adjoint(N, C, H, W, padding, seed):
-    """<winograd_input(x), dV> == <x, winograd_input_adjoint(dV)>: the adjoint is the transpose,
-    so the backward computes exactly the gradient of the forward."""
+    """<winograd_input(x), dV> == <x, winograd_input_adjoint(dV)>, spare slots included: the
+    adjoint is the transpose, so the backward computes exactly the gradient of the forward."""
     winograd_assume(H, W, padding)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W))
@@ -308,12 +350,13 @@ def test_winograd_input_and_its_adjoint_are_adjoint(N, C, H, W, padding, seed):
 
 
 @settings(deadline=None, max_examples=40)
-@given(**winograd_tile_counts)
-def test_winograd_output_and_its_adjoint_are_adjoint(N, F_, TH, TW, seed):
-    """<winograd_output(M), dout> == <M, winograd_output_adjoint(dout)>, in float64."""
+@given(**winograd_output_shapes)
+def test_winograd_output_and_its_adjoint_are_adjoint(N, F_, OH, OW, seed):
+    """<winograd_output(M), dout> == <M, winograd_output_adjoint(dout)>, in float64, spare
+    slots included (without the bias, which is not linear in M)."""
     rng = np.random.default_rng(seed)
-    M = rng.standard_normal((16, F_, N * TH * TW))
-    out = fast_winograd_output(M, N, TH, TW)
+    M = rng.standard_normal((16, F_, N * ((OH + 1) // 2) * ((OW + 1) // 2 + 1)))
+    out = fast_winograd_output(M, np.zeros(F_), N, OH, OW)
     dout = rng.standard_normal(out.shape)
     np.testing.assert_allclose(np.sum(out * dout), np.sum(M * fast_winograd_output_adjoint(dout)),
                                rtol=1e-10, atol=1e-10)
@@ -411,10 +454,11 @@ def test_winograd_in_tiles_equals_one_tile(monkeypatch, images_per_tile):
         return out.data, xt.grad, wt.grad, bt.grad
 
     whole = run()                                       # the default: 5 small images fit one tile
-    one_image = 16 * (C + F_) * 3 * 4 * 8               # V and M of one image: 16 x (C + F) x P x 8 bytes
+    slots = 3 * 5                                       # 3 rows of 4 tiles and a spare slot
+    one_image = 16 * (C + F_) * slots * 8               # V and M of one image: 16 x (C + F) x Q x 8 bytes
     monkeypatch.setattr(winograd_module, "TILE_BYTES", images_per_tile * one_image)
-    V_buffer, _ = winograd_module.buffers(N, C, F_, 3 * 4, np.float64)
-    assert len(V_buffer) == images_per_tile * 16 * C * 3 * 4          # the split under test
+    V_buffer, _ = winograd_module.buffers(N, C, F_, slots, np.float64)
+    assert len(V_buffer) == images_per_tile * 16 * C * slots          # the split under test
     tiled = run()
     for got, want in zip(tiled, whole):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -80,7 +80,7 @@ class Conv2d(Function):
         self.x = x if self.needs_input_grad[1] else None    # only dw needs the input again
         self.winograd = (KH, KW, stride) == (3, 3, 1) and C >= WINOGRAD_MIN_CHANNELS
         if self.winograd:                                    # dw needs the transformed input
-            bias = None if b is None else b.astype(w.dtype, copy=False)[:, None, None]
+            bias = None if b is None else b.astype(w.dtype, copy=False)
             out, self.kept = winograd.forward(x, w, bias, padding, keep_V=self.needs_input_grad[1])
             return out                                       # (N, F, OH, OW)
 

@@ -5,12 +5,14 @@ fewer multiplies. Each 2x2 block of outputs comes from a 4x4 tile d of the
 padded input (kernels/winograd.py has the derivation):
 
     U[k] = (G g G^T)[k]     the filters, transformed        (16, F, C)
-    V[k] = (B^T d B)[k]     every tile of the input          (16, C, P)
-    M[k] = U[k] @ V[k]      16 matrix multiplies             (16, F, P)
-    out  = A^T m A          each tile's 2x2 block of outputs
+    V[k] = (B^T d B)[k]     every tile of the input          (16, C, Q)
+    M[k] = U[k] @ V[k]      16 matrix multiplies             (16, F, Q)
+    out  = A^T m A          each tile's 2x2 block of outputs, plus the bias
 
-for the 16 positions k of a 4x4 tile and P tiles. Every step is linear, so the
-backward is each step's adjoint (transpose), taken in reverse order:
+for the 16 positions k of a 4x4 tile and Q tile slots per image (each row of
+tiles has one spare slot, whose values are never used: kernels/winograd.py
+says why). Every step is linear, so the backward is each step's adjoint
+(transpose), taken in reverse order:
 
     dM = A dout A^T        dU[k] = dM[k] @ V[k].T      dw = G^T dU G
                            dV[k] = U[k].T @ dM[k]      dx = B dV B^T, added up over the tiles
@@ -18,8 +20,8 @@ backward is each step's adjoint (transpose), taken in reverse order:
 which is exactly the gradient of the forward above, not an approximation.
 As with im2col, a few images at a time are transformed into small reused
 buffers, and each core works on its own share of the batch. One exception:
-when dw will be needed, the forward keeps each tile's V (together 4x the
-input's size) so that the backward does not transform the input again. They
+when dw will be needed, the forward keeps each tile's V (together a little
+over 4x the input's size) so that the backward does not transform the input again. They
 are kept tile by tile, not as one array of the whole batch, because arrays
 of up to 32 MB are recycled by malloc (minicnn/memory.py) and a bigger one
 would cost fresh pages from the OS at every step.
@@ -30,7 +32,7 @@ training or the pictures can notice.
 """
 import numpy as np
 
-from minicnn.kernels.winograd import (tile_counts, winograd_input, winograd_input_adjoint,
+from minicnn.kernels.winograd import (tile_grid, winograd_input, winograd_input_adjoint,
                                       winograd_output, winograd_output_adjoint)
 from minicnn.parallel import for_each_share, tiles
 
@@ -57,12 +59,12 @@ def transform_filters_adjoint(dU):
     return dw.T.reshape(F, C, 3, 3)
 
 
-def buffers(n, C, F, P, dtype):
-    """Empty flat buffers for V (16, C, T*P) and M (16, F, T*P), for T of n images at
+def buffers(n, C, F, Q, dtype):
+    """Empty flat buffers for V (16, C, T*Q) and M (16, F, T*Q), for T of n images at
     a time: as many as fit in TILE_BYTES, at least one."""
-    one_image = 16 * (C + F) * P * np.dtype(dtype).itemsize
+    one_image = 16 * (C + F) * Q * np.dtype(dtype).itemsize
     T = max(1, min(n, TILE_BYTES // one_image))
-    return np.empty(T * 16 * C * P, dtype), np.empty(T * 16 * F * P, dtype)
+    return np.empty(T * 16 * C * Q, dtype), np.empty(T * 16 * F * Q, dtype)
 
 
 def leading(buffer, rows, columns):
@@ -74,36 +76,32 @@ def forward(x, w, bias, padding, keep_V=False):
     """
     Inputs:
     - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
-    - bias: (F, 1, 1) or None; padding: an integer
+    - bias: (F,) or None; padding: an integer
     - keep_V: also return the transformed input for the backward's dw
     Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and
-    kept: {(t0, t1): V (16, C, (t1-t0)*P)} for each tile of images t0:t1, or None
+    kept: {(t0, t1): V (16, C, (t1-t0)*Q)} for each tile of images t0:t1, or None
     """
     N, C, H, W = x.shape
     F = w.shape[0]
-    TH, TW = tile_counts(H, padding), tile_counts(W, padding)
-    P = TH * TW                                               # tiles per image
+    TH, K = tile_grid(H, W, padding)
+    Q = TH * K                                                # tile slots per image
     U = transform_filters(w)                                  # (16, F, C)
-    out = np.empty((N, F, 2 * TH, 2 * TW), dtype=w.dtype)     # whole 2x2 blocks
+    bias = np.zeros(F, dtype=w.dtype) if bias is None else bias
+    out = np.empty((N, F, H + 2 * padding - 2, W + 2 * padding - 2), dtype=w.dtype)
     kept = {} if keep_V else None
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
-        V_buffer, M_buffer = buffers(n1 - n0, C, F, P, w.dtype)
-        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * P)):
-            if keep_V:                                        # (16, C, T*P)
-                V = kept[t0, t1] = np.empty((16, C, (t1 - t0) * P), dtype=w.dtype)
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
+        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
+            if keep_V:                                        # (16, C, T*Q)
+                V = kept[t0, t1] = np.empty((16, C, (t1 - t0) * Q), dtype=w.dtype)
             else:
-                V = leading(V_buffer, C, (t1 - t0) * P)
-            M = leading(M_buffer, F, (t1 - t0) * P)           # (16, F, T*P)
+                V = leading(V_buffer, C, (t1 - t0) * Q)
+            M = leading(M_buffer, F, (t1 - t0) * Q)           # (16, F, T*Q)
             winograd_input(x[t0:t1], padding, V)
             np.matmul(U, V, out=M)
-            winograd_output(M, out[t0:t1])                    # (T, F, 2*TH, 2*TW)
-            if bias is not None:
-                out[t0:t1] += bias
+            winograd_output(M, bias, out[t0:t1])              # (T, F, OH, OW)
     for_each_share(N, forward_share)
-    OH, OW = H + 2 * padding - 2, W + 2 * padding - 2
-    if (OH, OW) != out.shape[2:]:
-        out = np.ascontiguousarray(out[:, :, :OH, :OW])
     return out, kept
 
 
@@ -117,22 +115,18 @@ def backward(x, kept, w, dout, padding, need_dx, need_dw, need_db):
     """
     N, F, OH, OW = dout.shape
     C, H, W = w.shape[1], OH - 2 * padding + 2, OW - 2 * padding + 2
-    TH, TW = tile_counts(H, padding), tile_counts(W, padding)
-    P = TH * TW
-    if (2 * TH, 2 * TW) != (OH, OW):                          # whole 2x2 blocks: pad with 0
-        padded = np.zeros((N, F, 2 * TH, 2 * TW), dtype=dout.dtype)
-        padded[:, :, :OH, :OW] = dout
-        dout = padded
+    TH, K = tile_grid(H, W, padding)
+    Q = TH * K
     U = transform_filters(w)                                  # (16, F, C)
     dx = np.empty((N, C, H, W), dtype=w.dtype) if need_dx else None
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
         dU = np.zeros((16, F, C), dtype=w.dtype)              # summed over n0:n1
         db = np.zeros(F, dtype=w.dtype)
-        V_buffer, M_buffer = buffers(n1 - n0, C, F, P, w.dtype)
-        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * P)):
-            scratch = leading(V_buffer, C, (t1 - t0) * P)     # (16, C, T*P)
-            dM = leading(M_buffer, F, (t1 - t0) * P)          # (16, F, T*P)
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
+        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
+            scratch = leading(V_buffer, C, (t1 - t0) * Q)     # (16, C, T*Q)
+            dM = leading(M_buffer, F, (t1 - t0) * Q)          # (16, F, T*Q)
             winograd_output_adjoint(dout[t0:t1], dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
                 V = kept.get((t0, t1)) if kept else None
