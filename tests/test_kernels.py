@@ -29,7 +29,7 @@ from minicnn.kernels.naive import (
     winograd_output_naive,
     winograd_tiles,
 )
-from minicnn.kernels.pool import maxpool_backward, maxpool_forward
+from minicnn.kernels.pool import maxpool2x2_forward, maxpool_backward, maxpool_forward
 from minicnn.kernels.winograd import (
     winograd_input,
     winograd_input_adjoint,
@@ -186,6 +186,21 @@ def test_maxpool_forward_matches_naive(N, C, H, W, KH, KW, SH, SW, seed, ties):
     x = pool_input(N, C, H, W, seed, ties)
     out, switches = fast_maxpool_forward(x, KH, KW, SH, SW)
     out_naive, switches_naive = maxpool_forward_naive(x, KH, KW, SH, SW)
+    np.testing.assert_array_equal(out, out_naive)
+    np.testing.assert_array_equal(switches, switches_naive)
+
+
+@settings(deadline=None, max_examples=40)
+@given(N=st.integers(1, 2), C=st.integers(1, 3), H=st.integers(2, 9), W=st.integers(2, 9),
+       seed=st.integers(0, 2 ** 16), ties=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]))
+@example(N=1, C=1, H=2, W=2, seed=0, ties=True, dtype=np.float64)
+@example(N=2, C=3, H=5, W=7, seed=0, ties=True, dtype=np.float32)       # odd: the last row, column left out
+def test_maxpool2x2_forward_matches_naive(N, C, H, W, seed, ties, dtype):
+    x = pool_input(N, C, H, W, seed, ties).astype(dtype)
+    out = np.full((N, C, H // 2, W // 2), np.nan, dtype=dtype)          # every entry must be written
+    switches = np.full(out.shape, -1, dtype=np.int64)
+    maxpool2x2_forward(x, out, switches)
+    out_naive, switches_naive = maxpool_forward_naive(x, 2, 2, 2, 2)
     np.testing.assert_array_equal(out, out_naive)
     np.testing.assert_array_equal(switches, switches_naive)
 

@@ -81,7 +81,7 @@ class Conv2d(Function):
         self.winograd = (KH, KW, stride) == (3, 3, 1) and C >= WINOGRAD_MIN_CHANNELS
         if self.winograd:                                    # dw needs the transformed input
             bias = None if b is None else b.astype(w.dtype, copy=False)
-            out, self.kept = winograd.forward(x, w, bias, padding, keep_V=self.needs_input_grad[1])
+            out, self.U, self.kept = winograd.forward(x, w, bias, padding, keep_V=self.needs_input_grad[1])
             return out                                       # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                            # (F, C*KH*KW)
@@ -105,7 +105,7 @@ class Conv2d(Function):
         dout = np.ascontiguousarray(dout, dtype=self.w.dtype)
         need_dx, need_dw, need_db = self.needs_input_grad
         if self.winograd:
-            dx, dw, db = winograd.backward(self.x, self.kept, self.w, dout, p, need_dx, need_dw, need_db)
+            dx, dw, db = winograd.backward(self.x, self.kept, self.U, dout, p, need_dx, need_dw, need_db)
             return (None if dx is None else dx.astype(self.x_dtype, copy=False)), dw, db
         dout = dout.reshape(N, F, OH * OW)
         w_rows = self.w.reshape(F, -1)                       # (F, C*KH*KW)

@@ -2,14 +2,21 @@
 
     dx = dout @ w        dw = dout.T @ x        db = dout summed over the batch
 
-Each core computes the rows of its own share of the batch (minicnn/parallel.py);
-dw and db add up the shares' parts.
+The work is shared between the cores (minicnn/parallel.py) by the weight
+matrix, not by the batch: each core computes its share of the output units
+(the forward's out and the backward's dw) or of the input features (dx), so
+it reads only its part of w. The weights are usually the biggest array here
+(fc1 of the reference net: 4 MB), and with a small batch reading them is
+most of the time. Small products (a batch of one, fc2) are done in one go: a
+hand-off to the other core would cost more than it saves.
 """
 import numpy as np
 
 from minicnn.ops.checks import check_float, check_ndim
 from minicnn.parallel import for_each_share
 from minicnn.tensor import Function
+
+MIN_WORK = 2**21           # multiply-adds (N*M*D): smaller products are done in one go
 
 
 class Linear(Function):
@@ -30,34 +37,42 @@ class Linear(Function):
         self.x_dtype = x.dtype
         x = x.astype(w.dtype, copy=False)                    # compute in the weights' dtype
         self.x, self.w = x, w
-        out = np.empty((x.shape[0], w.shape[0]), dtype=w.dtype)    # (N, M)
+        N, M = x.shape[0], w.shape[0]
+        out = np.empty((N, M), dtype=w.dtype)
 
-        def forward_share(n0, n1):
-            np.matmul(x[n0:n1], w.T, out=out[n0:n1])
+        def forward_share(m0, m1):                           # output units m0:m1, on one core
+            np.matmul(x, w[m0:m1].T, out=out[:, m0:m1])
             if b is not None:
-                out[n0:n1] += b
-        for_each_share(len(x), forward_share)
-        return out
+                out[:, m0:m1] += b[m0:m1]
+        for_each_share(M, forward_share, self.min_share(N, M))
+        return out                                           # (N, M)
 
     def backward(self, dout):                                # dout: (N, M)
         need_dx, need_dw, need_db = self.needs_input_grad
         dout = dout.astype(self.w.dtype, copy=False)
         x, w = self.x, self.w
-        dx = np.empty(x.shape, dtype=w.dtype) if need_dx else None      # (N, D)
+        (M, D), dx, dw = w.shape, None, None
 
-        def backward_share(n0, n1):
-            if need_dx:
-                np.matmul(dout[n0:n1], w, out=dx[n0:n1])
-            dw = dout[n0:n1].T @ x[n0:n1] if need_dw else None          # (M, D), this share's part
-            db = dout[n0:n1].sum(axis=0) if need_db else None           # (M,)
-            return dw, db
+        def dx_share(d0, d1):                                # input features d0:d1
+            np.matmul(dout, w[:, d0:d1], out=dx[:, d0:d1])
 
-        shares = for_each_share(len(dout), backward_share)
-        dw = sum(dw for dw, _ in shares) if need_dw else None
-        db = sum(db for _, db in shares) if need_db else None
+        def dw_share(m0, m1):                                # output units m0:m1
+            np.matmul(dout[:, m0:m1].T, x, out=dw[m0:m1])
+
         if need_dx:
+            dx = np.empty(x.shape, dtype=w.dtype)            # (N, D)
+            for_each_share(D, dx_share, self.min_share(len(x), D))
             dx = dx.astype(self.x_dtype, copy=False)
+        if need_dw:
+            dw = np.empty(w.shape, dtype=w.dtype)            # (M, D)
+            for_each_share(M, dw_share, self.min_share(len(x), M))
+        db = dout.sum(axis=0) if need_db else None           # (M,)
         return dx, dw, db
+
+    def min_share(self, N, n):
+        """Rows or columns of w (n of them) per share, for a batch of N: all n (one share)
+        when the product is small."""
+        return n if N * self.w.size < MIN_WORK else 1
 
 
 def linear(x, w, b=None):

@@ -78,7 +78,8 @@ def forward(x, w, bias, padding, keep_V=False):
     - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
     - bias: (F,) or None; padding: an integer
     - keep_V: also return the transformed input for the backward's dw
-    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and
+    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), U (16, F, C)
+    the transformed filters (the backward uses them again), and
     kept: {(t0, t1): V (16, C, (t1-t0)*Q)} for each tile of images t0:t1, or None
     """
     N, C, H, W = x.shape
@@ -102,28 +103,26 @@ def forward(x, w, bias, padding, keep_V=False):
             np.matmul(U, V, out=M)
             winograd_output(M, bias, out[t0:t1])              # (T, F, OH, OW)
     for_each_share(N, forward_share)
-    return out, kept
+    return out, U, kept
 
 
-def backward(x, kept, w, dout, padding, need_dx, need_dw, need_db):
+def backward(x, kept, U, dout, padding, need_dx, need_dw, need_db):
     """
     Inputs:
-    - x: (N, C, H, W) and kept: the forward's input and the V it kept (if need_dw)
-    - w: (F, C, 3, 3)
-    - dout: (N, F, OH, OW) contiguous, in w's dtype; padding: as in forward
+    - x, U, kept: the forward's input, transformed filters and the V it kept (if need_dw)
+    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding: as in forward
     Returns dx (N, C, H, W), dw (F, C, 3, 3), db (F,); None for those not needed
     """
     N, F, OH, OW = dout.shape
-    C, H, W = w.shape[1], OH - 2 * padding + 2, OW - 2 * padding + 2
+    C, H, W = U.shape[2], OH - 2 * padding + 2, OW - 2 * padding + 2
     TH, K = tile_grid(H, W, padding)
     Q = TH * K
-    U = transform_filters(w)                                  # (16, F, C)
-    dx = np.empty((N, C, H, W), dtype=w.dtype) if need_dx else None
+    dx = np.empty((N, C, H, W), dtype=U.dtype) if need_dx else None
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
-        dU = np.zeros((16, F, C), dtype=w.dtype)              # summed over n0:n1
-        db = np.zeros(F, dtype=w.dtype)
-        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
+        dU = np.zeros((16, F, C), dtype=U.dtype)              # summed over n0:n1
+        db = np.zeros(F, dtype=U.dtype)
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
             scratch = leading(V_buffer, C, (t1 - t0) * Q)     # (16, C, T*Q)
             dM = leading(M_buffer, F, (t1 - t0) * Q)          # (16, F, T*Q)
