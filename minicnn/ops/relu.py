@@ -37,7 +37,7 @@ import numpy as np
 from minicnn.parallel import for_each_share
 from minicnn.tensor import Function
 
-MIN_SHARE = 2**15          # elements (128 KB of float32): smaller arrays are done in one go
+MIN_SHARE = 2**18          # elements (1 MB of float32): smaller arrays are done in one go
 
 
 # x: the ReLU's input saved in forward; dout: the gradient arriving from above.
