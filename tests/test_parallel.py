@@ -68,10 +68,11 @@ def test_ops_in_shares_equal_one_share(monkeypatch, name, workers):
     monkeypatch.setattr(parallel, "WORKERS", 1)
     expected = forward_and_grads(op, *arrays)
     monkeypatch.setattr(parallel, "WORKERS", workers)
-    if name == "relu":
-        monkeypatch.setattr(minicnn.ops.relu, "MIN_SHARE", 1000)
-    if name == "linear":
-        monkeypatch.setattr(minicnn.ops.linear, "MIN_WORK", 1)
+    # these small inputs are worth one share only: make every op split them anyway
+    monkeypatch.setattr(minicnn.ops.relu, "MIN_SHARE", 1000)
+    monkeypatch.setattr(minicnn.ops.linear, "MIN_WORK", 1)
+    monkeypatch.setattr(minicnn.ops.conv, "MIN_SHARE_WORK", 1)
+    monkeypatch.setattr(minicnn.ops.pool, "MIN_SHARE", 1)
     got = forward_and_grads(op, *arrays)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)

@@ -41,6 +41,7 @@ from minicnn.parallel import for_each_share, tiles
 from minicnn.tensor import Function
 
 TILE_BYTES = 4 * 2**20      # columns of this many bytes at most are laid out at a time
+MIN_SHARE_WORK = 2**24      # multiply-adds: a share of less is not worth handing to another core
 WINOGRAD_MIN_CHANNELS = 24  # 3x3 stride-1 layers with this many input channels or more use Winograd
 
 
@@ -79,9 +80,12 @@ class Conv2d(Function):
         self.w, self.x_hw = w, (H, W)
         self.x = x if self.needs_input_grad[1] else None    # only dw needs the input again
         self.winograd = (KH, KW, stride) == (3, 3, 1) and C >= WINOGRAD_MIN_CHANNELS
+        # images per share at least: waking a helper costs tens of microseconds
+        self.min_share = max(1, MIN_SHARE_WORK // (F * C * KH * KW * OH * OW))
         if self.winograd:                                    # dw needs the transformed input
             bias = None if b is None else b.astype(w.dtype, copy=False)
-            out, self.U, self.kept = winograd.forward(x, w, bias, padding, keep_V=self.needs_input_grad[1])
+            out, self.U, self.kept = winograd.forward(x, w, bias, padding, self.min_share,
+                                                      keep_V=self.needs_input_grad[1])
             return out                                       # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                            # (F, C*KH*KW)
@@ -95,7 +99,7 @@ class Conv2d(Function):
                 np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
                 if bias is not None:
                     out[t0:t1] += bias
-        for_each_share(N, forward_share)
+        for_each_share(N, forward_share, self.min_share)
         return out.reshape(N, F, OH, OW)
 
     def backward(self, dout):                                # dout: (N, F, OH, OW)
@@ -105,7 +109,8 @@ class Conv2d(Function):
         dout = np.ascontiguousarray(dout, dtype=self.w.dtype)
         need_dx, need_dw, need_db = self.needs_input_grad
         if self.winograd:
-            dx, dw, db = winograd.backward(self.x, self.kept, self.U, dout, p, need_dx, need_dw, need_db)
+            dx, dw, db = winograd.backward(self.x, self.kept, self.U, dout, p, self.min_share,
+                                           need_dx, need_dw, need_db)
             return (None if dx is None else dx.astype(self.x_dtype, copy=False)), dw, db
         dout = dout.reshape(N, F, OH * OW)
         w_rows = self.w.reshape(F, -1)                       # (F, C*KH*KW)
@@ -127,7 +132,7 @@ class Conv2d(Function):
                     col2im(tile, KH, KW, s, p, OH, OW, dx[t0:t1])   # (T, C, H, W)
             return dw, db
 
-        shares = for_each_share(N, backward_share)
+        shares = for_each_share(N, backward_share, self.min_share)
         dw = sum(dw for dw, _ in shares).reshape(self.w.shape) if need_dw else None
         db = sum(db for _, db in shares) if need_db else None
         if need_dx:

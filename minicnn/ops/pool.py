@@ -14,6 +14,8 @@ from minicnn.ops.checks import check_float, check_ndim, check_pair
 from minicnn.parallel import for_each_share
 from minicnn.tensor import Function
 
+MIN_SHARE = 2**18          # input elements: a smaller share is not worth handing to another core
+
 
 class MaxPool2d(Function):
     def forward(self, x, kernel_size=2, stride=None):
@@ -36,12 +38,14 @@ class MaxPool2d(Function):
         self.switches = np.empty((N, C, OH, OW), dtype=np.int64)   # flat index y * W + x
         self.H, self.W = H, W
 
+        self.min_share = max(1, MIN_SHARE // (C * H * W))    # images per share at least
+
         def forward_share(n0, n1):
             if (KH, KW, SH, SW) == (2, 2, 2, 2):             # the common case, written out
                 maxpool2x2_forward(x[n0:n1], out[n0:n1], self.switches[n0:n1])
             else:
                 maxpool_forward(x[n0:n1], KH, KW, SH, SW, out[n0:n1], self.switches[n0:n1])
-        for_each_share(N, forward_share)
+        for_each_share(N, forward_share, self.min_share)
         return out                                           # (N, C, OH, OW)
 
     def backward(self, dout):                                # dout: (N, C, OH, OW)
@@ -51,7 +55,7 @@ class MaxPool2d(Function):
 
         def backward_share(n0, n1):
             maxpool_backward(dout[n0:n1], self.switches[n0:n1], dx[n0:n1])
-        for_each_share(N, backward_share)
+        for_each_share(N, backward_share, self.min_share)
         return (dx.reshape(N, C, self.H, self.W),)
 
 

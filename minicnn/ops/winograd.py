@@ -72,11 +72,11 @@ def leading(buffer, rows, columns):
     return buffer[:16 * rows * columns].reshape(16, rows, columns)
 
 
-def forward(x, w, bias, padding, keep_V=False):
+def forward(x, w, bias, padding, min_share=1, keep_V=False):
     """
     Inputs:
     - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
-    - bias: (F,) or None; padding: an integer
+    - bias: (F,) or None; padding: an integer; min_share: images per core at least
     - keep_V: also return the transformed input for the backward's dw
     Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), U (16, F, C)
     the transformed filters (the backward uses them again), and
@@ -102,15 +102,15 @@ def forward(x, w, bias, padding, keep_V=False):
             winograd_input(x[t0:t1], padding, V)
             np.matmul(U, V, out=M)
             winograd_output(M, bias, out[t0:t1])              # (T, F, OH, OW)
-    for_each_share(N, forward_share)
+    for_each_share(N, forward_share, min_share)
     return out, U, kept
 
 
-def backward(x, kept, U, dout, padding, need_dx, need_dw, need_db):
+def backward(x, kept, U, dout, padding, min_share, need_dx, need_dw, need_db):
     """
     Inputs:
     - x, U, kept: the forward's input, transformed filters and the V it kept (if need_dw)
-    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding: as in forward
+    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding, min_share: as in forward
     Returns dx (N, C, H, W), dw (F, C, 3, 3), db (F,); None for those not needed
     """
     N, F, OH, OW = dout.shape
@@ -139,7 +139,7 @@ def backward(x, kept, U, dout, padding, need_dx, need_dw, need_db):
                 winograd_input_adjoint(dV, padding, dx[t0:t1])
         return dU, db
 
-    shares = for_each_share(N, backward_share)
+    shares = for_each_share(N, backward_share, min_share)
     dw = transform_filters_adjoint(sum(dU for dU, _ in shares)) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db
