@@ -40,17 +40,18 @@ from minicnn.tensor import Function
 MIN_SHARE = 2**18          # elements (1 MB of float32): smaller arrays are done in one go
 
 
-# x: the ReLU's input saved in forward; dout: the gradient arriving from above.
-def relu_backward_normal(x, dout):    # the true gradient: pass where the INPUT was positive
-    return dout * (x > 0)
+# x: the ReLU's input saved in forward; dout: the gradient arriving from above; out: where
+# the result goes (NumPy's out=: written in place, no temporary array to copy).
+def relu_backward_normal(x, dout, out):    # the true gradient: pass where the INPUT was positive
+    return np.multiply(dout, x > 0, out=out)
 
 
-def relu_backward_deconv(x, dout):    # Zeiler & Fergus 2014: pass where the SIGNAL is positive
-    return np.maximum(dout, 0)
+def relu_backward_deconv(x, dout, out):    # Zeiler & Fergus 2014: pass where the SIGNAL is positive
+    return np.maximum(dout, 0, out=out)
 
 
-def relu_backward_guided(x, dout):    # Springenberg et al. 2015: both conditions
-    return np.maximum(dout, 0) * (x > 0)
+def relu_backward_guided(x, dout, out):    # Springenberg et al. 2015: both conditions
+    return np.multiply(np.maximum(dout, 0, out=out), x > 0, out=out)
 
 
 BACKWARD_RULES = {
@@ -99,7 +100,7 @@ class ReLU(Function):
         x_flat, dout_flat, dx_flat = self.x.reshape(-1), dout.reshape(-1), dx.reshape(-1)
 
         def backward_share(i0, i1):
-            dx_flat[i0:i1] = rule(x_flat[i0:i1], dout_flat[i0:i1])
+            rule(x_flat[i0:i1], dout_flat[i0:i1], out=dx_flat[i0:i1])
         for_each_share(dout.size, backward_share, MIN_SHARE)
         return (dx,)
 
