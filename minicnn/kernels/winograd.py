@@ -159,8 +159,8 @@ def winograd_input_adjoint(dV, padding, dx):
                     s[2 * u + 1] = o[u]
             b0, b1, b2, b3 = b_dv[0], b_dv[1], b_dv[2], b_dv[3]
             d0, d1, d2, d3 = dxp[0], dxp[1], dxp[0, L:], dxp[1, L:]
-            d0[TH * L:] = 0.0
-            d1[TH * L:] = 0.0
+            d0[TH * L:] = 0.0                             # the last row pair gets only the
+            d1[TH * L:] = 0.0                             # += below: clear the previous plane's
             for t in range(TH * L):                       # B^T's transpose down the columns:
                 d0[t] = b0[t]                             # rows 2ty, 2ty+1 get (b0, b1 - b2 + b3)
             for t in range(TH * L):

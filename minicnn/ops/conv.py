@@ -21,10 +21,10 @@ Each core works on its own share of the batch (minicnn/parallel.py).
 3x3 filters at stride 1 (most of the reference net) take a faster route to
 the same result: Winograd's F(2x2, 3x3), in ops/winograd.py, with 2.25x fewer
 multiplies. Other shapes, and inputs with fewer than WINOGRAD_MIN_CHANNELS
-channels (such as the first layer's RGB), use im2col: there, Winograd's 16
-small matrix multiplies cost more than they save (about 20 channels is where
-the two routes cost the same on our machine). Both routes are checked against
-the same plain six-loop convolution.
+channels (such as the first layer's RGB), use im2col: with so few channels to
+sum over, Winograd's 16 small matrix multiplies cost more than they save (the
+first layer was slower through Winograd on our machine). Both routes are
+checked against the same plain six-loop convolution.
 
 A float64 input to a float32 layer is computed in float32 (the weights'
 dtype), and its gradient is handed back in float64.

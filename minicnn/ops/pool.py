@@ -37,7 +37,6 @@ class MaxPool2d(Function):
         out = np.empty((N, C, OH, OW), dtype=x.dtype)
         self.switches = np.empty((N, C, OH, OW), dtype=np.int64)   # flat index y * W + x
         self.H, self.W = H, W
-
         self.min_share = max(1, MIN_SHARE // (C * H * W))    # images per share at least
 
         def forward_share(n0, n1):
