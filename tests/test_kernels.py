@@ -88,6 +88,7 @@ def without_spares(A, N, TH, TW):
 
 
 def spares(A, N, TH, TW):
+    """The kernels' layout -> only the spare slots: (16, R, N, TH)."""
     return A.reshape(16, A.shape[1], N, TH, TW + 1)[..., TW]
 
 

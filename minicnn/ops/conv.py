@@ -82,14 +82,13 @@ class Conv2d(Function):
         self.winograd = (KH, KW, stride) == (3, 3, 1) and C >= WINOGRAD_MIN_CHANNELS
         # images per share at least: waking a helper costs tens of microseconds
         self.min_share = max(1, MIN_SHARE_WORK // (F * C * KH * KW * OH * OW))
+        bias = None if b is None else b.astype(w.dtype, copy=False)     # (F,)
         if self.winograd:                                    # dw needs the transformed input
-            bias = None if b is None else b.astype(w.dtype, copy=False)
             out, self.U, self.kept = winograd.forward(x, w, bias, padding, self.min_share,
                                                       keep_V=self.needs_input_grad[1])
             return out                                       # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                            # (F, C*KH*KW)
-        bias = None if b is None else b.astype(w.dtype, copy=False)[:, None]   # (F, 1)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
 
         def forward_share(n0, n1):                           # images n0:n1, on one core
@@ -98,7 +97,7 @@ class Conv2d(Function):
                 im2col(x[t0:t1], KH, KW, stride, padding, OH, OW, cols[:t1 - t0])
                 np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
                 if bias is not None:
-                    out[t0:t1] += bias
+                    out[t0:t1] += bias[:, None]              # (F, 1): one per row of out
         for_each_share(N, forward_share, self.min_share)
         return out.reshape(N, F, OH, OW)
 
