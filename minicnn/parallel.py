@@ -9,7 +9,8 @@ thread and splits the *batch* itself: each of WORKERS threads (the calling
 thread and WORKERS - 1 helpers) takes a contiguous share of the images and runs
 its own im2col or Winograd transforms and matrix multiplies, ReLUs and max-pools.
 NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
-run at the same time, and an idle worker sleeps instead of spinning.
+run at the same time, and an idle worker sleeps instead of spinning (after at
+most half a millisecond of polling that yields the core: see Helper below).
 
     results = for_each_share(N, work)    # work(n0, n1) for each share of range(N), in parallel
     for t0, t1 in tiles(n0, n1, T):      # inside a share: T images at a time
@@ -19,12 +20,14 @@ sets NumPy's bundled OpenBLAS to one thread for the whole process (a no-op when
 NumPy uses another BLAS).
 """
 import ctypes
+import os
 import queue
 import threading
 from pathlib import Path
 
 import numba
 import numpy as np
+from numba import njit
 
 WORKERS = numba.config.NUMBA_NUM_THREADS
 
@@ -36,15 +39,21 @@ def for_each_share(N, work, min_share=1):
     itself; helper threads take the others."""
     S = max(1, min(WORKERS, N // min_share))         # how many shares
     shares = [(N * k // S, N * (k + 1) // S) for k in range(S)]
-    replies = []
+    waiting = []
     for k, (n0, n1) in enumerate(shares[1:]):
+        helper = get_helper(k)
+        finished_before = helper.finished[0]
         reply = queue.SimpleQueue()                  # this call's own: callers may be several
-        helper_inbox(k).put((work, n0, n1, reply))
-        replies.append(reply)
+        helper.inbox.put((work, n0, n1, reply))
+        helper.posted[0] += 1                        # a helper still polling starts at once
+        waiting.append((helper, finished_before, reply))
     try:
         results = [work(*shares[0])]
     finally:                                         # even if it failed: the helpers must finish
-        answers = [reply.get() for reply in replies]
+        answers = []
+        for helper, finished_before, reply in waiting:
+            poll_briefly(helper.finished, finished_before, POLLS)
+            answers.append(reply.get())
     for failed, result in answers:
         if failed:
             raise result
@@ -56,28 +65,64 @@ def for_each_share(N, work, min_share=1):
 # (failed, result or error) on reply. Two plain queues hand a share over several times faster
 # than a concurrent.futures pool (a Future with its condition variable and locks), and a
 # training step makes about 26 hand-offs.
-_inboxes = []
+#
+# Waking a sleeping thread is slow on a virtual machine: a queue round trip with no work
+# took about 100 us on ours, while an op's share often takes less than a millisecond. So a
+# thread that expects news soon first polls a counter for up to about half a millisecond
+# (poll_briefly, without the GIL): a helper between two ops of a step, and the caller
+# waiting for a helper's share. Only then does it sleep on the queue. The counters are
+# hints; the queues alone say what is done. (OpenMP's threads, PyTorch's, poll the same way.)
+POLLS = 1000                 # each a sched_yield() call, about 0.5 us on our machine
+
+
+class Helper:
+    def __init__(self, k):
+        self.inbox = queue.SimpleQueue()
+        self.posted = np.zeros(1, dtype=np.int64)    # shares put in its inbox so far
+        self.finished = np.zeros(1, dtype=np.int64)  # shares it has finished so far
+        threading.Thread(target=self.serve, daemon=True, name=f"minicnn-helper-{k + 1}").start()
+
+    def serve(self):
+        taken = 0
+        while True:
+            poll_briefly(self.posted, taken, POLLS)
+            work, n0, n1, reply = self.inbox.get()
+            taken += 1
+            try:
+                reply.put((False, work(n0, n1)))
+            except BaseException as error:           # handed to the caller, raised there
+                reply.put((True, error))
+            self.finished[0] += 1
+
+
+_helpers = []
 _starting = threading.Lock()
 
 
-def helper_inbox(k):
-    """The inbox of helper thread k, started the first time it is needed."""
+def get_helper(k):
+    """Helper thread k, started the first time it is needed."""
     with _starting:
-        while len(_inboxes) <= k:
-            inbox = queue.SimpleQueue()
-            threading.Thread(target=serve, args=(inbox,), daemon=True,
-                             name=f"minicnn-helper-{len(_inboxes) + 1}").start()
-            _inboxes.append(inbox)
-    return _inboxes[k]
+        while len(_helpers) <= k:
+            _helpers.append(Helper(len(_helpers)))
+    return _helpers[k]
 
 
-def serve(inbox):
-    while True:
-        work, n0, n1, reply = inbox.get()
-        try:
-            reply.put((False, work(n0, n1)))
-        except BaseException as error:               # handed to the caller, raised there
-            reply.put((True, error))
+if hasattr(os, "sched_yield") and not numba.config.DISABLE_JIT:    # POSIX: libc has sched_yield()
+    sched_yield = numba.types.ExternalFunction("sched_yield", numba.types.int32())
+
+    @njit(cache=True, nogil=True)
+    def poll_briefly(counter, seen, polls):
+        """Poll until counter[0] != seen, at most `polls` times, yielding the core
+        between polls. The call to sched_yield also keeps the compiler from
+        reading counter[0] only once."""
+        for _ in range(polls):
+            if counter[0] != seen:
+                return
+            sched_yield()
+else:
+    def poll_briefly(counter, seen, polls):
+        """No sched_yield to poll with (Windows), or numba off (NUMBA_DISABLE_JIT=1):
+        the queues alone will do."""
 
 
 def tiles(n0, n1, T):

@@ -1,6 +1,6 @@
-"""The numba kernels against their plain-loop twins (minicnn/kernels/naive.py), im2col/col2im
-and the Winograd transforms as adjoint maps, and conv2d (by im2col and by Winograd) against
-the direct six-loop convolution.
+"""The numba kernels against their plain-loop twins (minicnn/kernels/naive.py), the ReLU loops
+against the NumPy definitions of the rules, im2col/col2im and the Winograd transforms as adjoint
+maps, and conv2d (by im2col and by Winograd) against the direct six-loop convolution.
 
 Runs as plain Python too: NUMBA_DISABLE_JIT=1 python -m pytest tests/test_kernels.py
 """
@@ -36,6 +36,8 @@ from minicnn.kernels.winograd import (
     winograd_output,
     winograd_output_adjoint,
 )
+from minicnn.ops.relu import (relu_backward_deconv, relu_backward_guided, relu_backward_normal,
+                              relu_forward)
 from minicnn.ops.winograd import transform_filters, transform_filters_adjoint
 from minicnn.tensor import Tensor
 
@@ -162,6 +164,46 @@ def test_im2col_and_col2im_are_adjoint(N, C, H, W, KH, KW, stride, padding, seed
     lhs = np.sum(cols * y)
     rhs = np.sum(x * fast_col2im(y, N, C, H, W, KH, KW, stride, padding))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
+
+
+# The ReLU loops (ops/relu.py) against the NumPy definitions of the rules. Inputs hold exact
+# zeros (the kink: the gradient there is 0 under every rule) and, forward, a NaN (kept a NaN).
+RELU_DEFINITIONS = {
+    relu_backward_normal: lambda x, dout: dout * (x > 0),
+    relu_backward_deconv: lambda x, dout: np.maximum(dout, 0),
+    relu_backward_guided: lambda x, dout: np.maximum(dout, 0) * (x > 0),
+}
+
+
+def relu_input(size, seed, dtype):
+    """Random values with about one in four set to exactly 0 (+0.0 or -0.0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(size).astype(dtype)
+    x[rng.random(size) < 0.25] = 0
+    x[rng.random(size) < 0.1] = -0.0
+    return x
+
+
+@settings(deadline=None, max_examples=30)
+@given(size=st.integers(1, 200), seed=st.integers(0, 2 ** 16),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_relu_forward_matches_maximum(size, seed, dtype):
+    x = relu_input(size, seed, dtype)
+    x[size // 2] = np.nan
+    out = np.full_like(x, 7.0)                                         # every entry must be written
+    relu_forward(x, out)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))               # NaN where x is NaN
+
+
+@settings(deadline=None, max_examples=30)
+@given(size=st.integers(1, 200), seed=st.integers(0, 2 ** 16),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       rule=st.sampled_from(sorted(RELU_DEFINITIONS, key=lambda f: f.__name__)))
+def test_relu_backward_rules_match_their_definitions(size, seed, dtype, rule):
+    x, dout = relu_input(size, seed, dtype), relu_input(size, seed + 1, dtype)
+    dx = np.full_like(dout, 7.0)
+    rule(x, dout, dx)
+    np.testing.assert_array_equal(dx, RELU_DEFINITIONS[rule](x, dout))
 
 
 pool_shapes = dict(

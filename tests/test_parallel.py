@@ -4,6 +4,7 @@ whole batch in one go. Also: after a warm-up, a training step costs (almost) no 
 (minicnn/memory.py)."""
 import resource
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,3 +102,15 @@ def test_a_training_step_after_warm_up_costs_few_page_faults():
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     # the median: a one-off step that grows the heap a little more (a few hundred) is not the issue
     assert np.median(faults) < 300, f"page faults per training step: {faults}"
+
+
+@pytest.mark.parametrize("polls", [0, 1000])
+def test_hand_offs_work_whether_the_helper_polls_or_sleeps(monkeypatch, polls):
+    """A helper polls its counter for a while after each share (parallel.POLLS), then sleeps on
+    its queue: shares handed over in either state, or with no polling at all, all get done."""
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    monkeypatch.setattr(parallel, "POLLS", polls)
+    for pause in (0.0, 0.0, 0.05, 0.0, 0.05):        # 50 ms: long past the polling, asleep
+        time.sleep(pause)
+        assert parallel.for_each_share(10, lambda n0, n1: list(range(n0, n1))) == \
+            [list(range(5)), list(range(5, 10))]

@@ -41,7 +41,7 @@ from minicnn.parallel import for_each_share, tiles
 from minicnn.tensor import Function
 
 TILE_BYTES = 4 * 2**20      # columns of this many bytes at most are laid out at a time
-MIN_SHARE_WORK = 2**24      # multiply-adds: a share of less is not worth handing to another core
+MIN_SHARE_WORK = 2**22      # multiply-adds: a share of less is not worth handing to another core
 WINOGRAD_MIN_CHANNELS = 24  # 3x3 stride-1 layers with this many input channels or more use Winograd
 
 
