@@ -5,13 +5,15 @@ each. Time per map.
     python benchmarks/occlusion.py [--size 4] [--stride 2] [--batch-size 256]
                                    [--repeats 10] [--threads 2]
 
-Three sides, alternating in one run:
+Four sides, alternating in one run:
 - minicnn:  minicnn.visualize.occlusion(...), which sends the occluded copies through the
             network in batches (here all 225 in one);
 - one-by-one: the same map with minicnn, one occluded copy per forward pass, written out
             below (the issue's target: batching makes the map >= 3x faster);
-- pytorch:  (pip install -e ".[bench]") the batched map in PyTorch, same weights.
-The three maps are checked to agree before timing.
+- pytorch:  (pip install -e ".[bench]") the batched map in PyTorch, same weights;
+- pytorch one-by-one: PyTorch's map one copy per forward pass, for how much batching gains
+            in PyTorch on the same machine.
+The maps are checked to agree before timing.
 """
 import argparse
 import sys
@@ -53,8 +55,8 @@ def one_by_one(model, x, target, size, stride, value):
     return prob.reshape(shape)
 
 
-def torch_occlusion(torch, net, x, target, size, stride, value):
-    """The batched map in PyTorch: all occluded copies in one forward pass."""
+def torch_occlusion(torch, net, x, target, size, stride, value, batched=True):
+    """The map in PyTorch: all occluded copies in one forward pass, or one per pass."""
     positions, shape = corners(size, stride)
     tx, fill = torch.from_numpy(x), torch.from_numpy(np.broadcast_to(value, (3, 1, 1)).copy())
 
@@ -63,7 +65,11 @@ def torch_occlusion(torch, net, x, target, size, stride, value):
             xb = tx.repeat(len(positions), 1, 1, 1)               # (K, C, H, W)
             for k, (top, left) in enumerate(positions):
                 xb[k, :, top:top + size, left:left + size] = fill
-            prob = torch.softmax(net(xb), dim=1)[:, target]
+            if batched:
+                logits = net(xb)                                  # (K, classes)
+            else:
+                logits = torch.cat([net(xb[k:k + 1]) for k in range(len(positions))])
+            prob = torch.softmax(logits, dim=1)[:, target]
         return prob.numpy().reshape(shape)
     return run
 
@@ -91,6 +97,8 @@ def main():
     if torch is not None:
         net = torch_reference_net(torch, model)
         sides["pytorch"] = torch_occlusion(torch, net, x, target, args.size, args.stride, value)
+        sides["pytorch one-by-one"] = torch_occlusion(torch, net, x, target, args.size,
+                                                      args.stride, value, batched=False)
     maps = {name: fn() for name, fn in sides.items()}
     for name, m in maps.items():
         if not np.allclose(m, maps["minicnn"], rtol=1e-3, atol=1e-6):
@@ -103,9 +111,14 @@ def main():
           f"({positions} positions), reference net ({machine()})")
     print(f"  check    the {len(maps)} maps agree")
     one = times.pop("one-by-one")
+    torch_one = times.pop("pytorch one-by-one", None)
     report(times, 1, unit="maps/s")
     speedup = np.median(one) / np.median(times["minicnn"])
     print(f"  one-by-one {spread(one)}   batching is {speedup:.1f}x faster (target >= 3x)")
+    if torch_one is not None:
+        speedup = np.median(torch_one) / np.median(times["pytorch"])
+        print(f"  pytorch one-by-one {spread(torch_one)}   batching is {speedup:.1f}x faster "
+              f"in PyTorch")
 
 
 if __name__ == "__main__":
