@@ -61,15 +61,10 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def tile_counts(size, padding):
-    """Tiles along one side: ceil(OH / 2) for the output size OH = size + 2*padding - 2."""
-    return (size + 2 * padding - 1) // 2
-
-
-@njit(cache=True, nogil=True)
-def tile_grid(H, W, padding):
-    """(TH, K) for an H x W image: TH rows of K tile slots, the last slot of each row spare."""
-    return tile_counts(H, padding), tile_counts(W, padding) + 1
+def tile_grid(OH, OW):
+    """(TH, K) for an OH x OW output (OH = H + 2*padding - 2): TH = ceil(OH / 2) rows of
+    K = ceil(OW / 2) + 1 tile slots, the last slot of each row spare."""
+    return (OH + 1) // 2, (OW + 1) // 2 + 1
 
 
 @njit(cache=True, nogil=True)
@@ -77,7 +72,7 @@ def winograd_input(x, padding, V):
     """x (T, C, H, W) -> V (16, C, T*TH*K): V[:, c, slot] = B^T d B for each 4x4 tile d.
     `V` is overwritten and returned."""
     T, C, H, W = x.shape
-    TH, K = tile_grid(H, W, padding)
+    TH, K = tile_grid(H + 2 * padding - 2, W + 2 * padding - 2)
     Q, L = TH * K, 2 * K                                  # tile slots per image; a padded row
     # the padded image: xp[q, i*L + column] is row 2*i + q (the +2: the last spare reads past the end)
     xp = np.zeros((2, (TH + 1) * L + 2), dtype=x.dtype)
@@ -130,7 +125,7 @@ def winograd_input_adjoint(dV, padding, dx):
     of the padded image (windows overlap by 2), then drops the padding. The exact
     transpose of winograd_input, spare slots included. `dx` is overwritten and returned."""
     T, C, H, W = dx.shape
-    TH, K = tile_grid(H, W, padding)
+    TH, K = tile_grid(H + 2 * padding - 2, W + 2 * padding - 2)
     Q, L = TH * K, 2 * K
     dxp = np.zeros((2, (TH + 1) * L + 2), dtype=dx.dtype)  # laid out as xp in winograd_input
     b_dv = np.zeros((4, TH * L + 2), dtype=dx.dtype)      # laid out as bt_d
@@ -183,7 +178,7 @@ def winograd_output(M, bias, out):
     cropped to OH x OW (TH = ceil(OH / 2), K = ceil(OW / 2) + 1). Spare slots are skipped.
     `out` is overwritten and returned."""
     T, F, OH, OW = out.shape
-    TH, K = (OH + 1) // 2, (OW + 1) // 2 + 1
+    TH, K = tile_grid(OH, OW)
     Q = TH * K
     at_m = np.empty((2, 4, Q), dtype=M.dtype)             # A^T m: at_m[a, b, slot]
     y = np.empty((2, 2 * Q), dtype=M.dtype)               # y[a, ty*2K + column] is out row 2ty + a
@@ -218,7 +213,7 @@ def winograd_output_adjoint(dout, dM):
     its tile as A g A^T (outside OH x OW, g is 0); spare slots get 0. `dM` is overwritten
     and returned."""
     T, F, OH, OW = dout.shape
-    TH, K = (OH + 1) // 2, (OW + 1) // 2 + 1
+    TH, K = tile_grid(OH, OW)
     Q = TH * K
     g = np.zeros((2, 2 * Q), dtype=dout.dtype)            # laid out as y in winograd_output
     g_at = np.empty((2, 4, Q), dtype=dout.dtype)          # g A^T: g_at[a, b, slot]

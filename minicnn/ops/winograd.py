@@ -90,11 +90,12 @@ def forward(x, w, bias, padding, min_share=1, keep_V=False):
     """
     N, C, H, W = x.shape
     F = w.shape[0]
-    TH, K = tile_grid(H, W, padding)
+    OH, OW = H + 2 * padding - 2, W + 2 * padding - 2
+    TH, K = tile_grid(OH, OW)
     Q = TH * K                                                # tile slots per image
     U = transform_filters(w)                                  # (16, F, C)
     bias = np.zeros(F, dtype=w.dtype) if bias is None else bias
-    out = np.empty((N, F, H + 2 * padding - 2, W + 2 * padding - 2), dtype=w.dtype)
+    out = np.empty((N, F, OH, OW), dtype=w.dtype)
     kept = {} if keep_V else None
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
@@ -121,7 +122,7 @@ def backward(x, kept, U, dout, padding, min_share, need_dx, need_dw, need_db):
     """
     N, F, OH, OW = dout.shape
     C, H, W = U.shape[2], OH - 2 * padding + 2, OW - 2 * padding + 2
-    TH, K = tile_grid(H, W, padding)
+    TH, K = tile_grid(OH, OW)
     Q = TH * K
     dx = np.empty((N, C, H, W), dtype=U.dtype) if need_dx else None
 
