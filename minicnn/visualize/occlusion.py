@@ -9,12 +9,16 @@ rather than what an infinitesimal one does.
 
 For an image of H x W, a square of side `size` and a step of `stride` pixels, the square's
 top-left corner visits (i * stride, j * stride) for i < OH = (H - size) // stride + 1 (and
-the same for columns). Many occluded copies go through the network in one batch.
+the same for columns). Many occluded copies go through the network in one batch, and
+through the first convolutions only the part of each copy that the square changes
+(incremental.py): the map is the same, several times faster.
 """
 import numpy as np
 from matplotlib.figure import Figure
 
+from minicnn.ops.loss import stable_log_softmax
 from minicnn.visualize.images import input_stats, pixel_range
+from minicnn.visualize.incremental import occluded_logits
 from minicnn.visualize.targets import probabilities, resolve_target
 
 
@@ -34,7 +38,7 @@ def occluder_value(model, fill, mean=None, std=None):
 
 
 def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, mean=None,
-              std=None):
+              std=None, incremental=True):
     """Occlusion sensitivity maps.
 
     Inputs:
@@ -42,6 +46,9 @@ def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, m
     - target: a class (index or name) or one class per image
     - size, stride: the occluding square's side and step, in pixels
     - fill: what the square is painted with, see occluder_value
+    - batch_size: occluded copies per forward pass
+    - incremental: recompute only what the square changes (incremental.py); False runs
+      every copy whole through every layer (the same map, slower)
     Returns: prob (N, OH, OW), the target's softmax probability with the square at each
     position, and base (N,), the probability without occlusion. base - prob is the drop.
     """
@@ -62,10 +69,9 @@ def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, m
     for n in range(N):
         for start in range(0, len(corners), batch_size):
             chunk = corners[start:start + batch_size]
-            xb = np.repeat(x[n:n + 1], len(chunk), axis=0)        # (B, C, H, W) copies
-            for b, (top, left) in enumerate(chunk):
-                xb[b, :, top:top + size, left:left + size] = value
-            prob[n, start:start + len(chunk)] = probabilities(model, xb)[:, classes[n]]
+            z = occluded_logits(model, x[n], chunk, size, value, incremental)   # (B, K)
+            p = np.exp(stable_log_softmax(z.astype(np.float64), axis=1))    # (B, K)
+            prob[n, start:start + len(chunk)] = p[:, classes[n]]
     return prob.reshape(N, OH, OW), base
 
 
