@@ -9,6 +9,7 @@
     attribution.py      saliency, guided backprop, deconvnet, SmoothGrad (gradient maps)
     class_model.py      gradient ascent on the input for a class, with regularisers
     occlusion.py        occlusion sensitivity
+    incremental.py      its occluded copies, recomputing only what the square changes
     gradcam.py          Grad-CAM and guided Grad-CAM
     sanity.py           sanity checks by cascading randomisation
     render.py           drawing: grids, heatmaps, renderings of signed maps
