@@ -27,29 +27,18 @@ For the reference net and a 4x4 square, conv2 (a third of the forward's work) re
 8x8 of its 32x32 outputs; the results are those of running the whole copies, up to float
 rounding.
 """
-import numbers
-
 import numpy as np
 
-from minicnn.nn import Conv2d, MaxPool2d, ReLU
+from minicnn.nn import Conv2d, ReLU
 from minicnn.ops.conv import conv2d
 from minicnn.tensor import Tensor, no_grad
+from minicnn.visualize.receptive_field import layer_geometry
 
 
-def pair(v):
-    return (v, v) if isinstance(v, numbers.Integral) else tuple(v)
-
-
-def window_geometry(layer):
-    """(KH, KW), (SH, SW), (PH, PW) of a layer each of whose outputs reads one window of its
-    input; (1, 1), (1, 1), (0, 0) for ReLU; None for a layer that mixes all positions."""
-    if isinstance(layer, ReLU):
-        return (1, 1), (1, 1), (0, 0)
-    if isinstance(layer, Conv2d):
-        return pair(layer.kernel_size), pair(layer.stride), pair(layer.padding)
-    if isinstance(layer, MaxPool2d):
-        return pair(layer.kernel_size), pair(layer.stride), (0, 0)
-    return None
+def is_local(layer):
+    """Does each output of the layer read only a window of its input? Convolutions and
+    max-pools (layer_geometry gives their kernel, stride, padding) and ReLU (one value)."""
+    return isinstance(layer, ReLU) or isinstance(layer_geometry(layer), tuple)
 
 
 def changed_outputs(first, size, K, S, P, out_size):
@@ -72,7 +61,7 @@ def rerun_layer(layer, before, out_shape, values, y, x):
     """
     if isinstance(layer, ReLU):                                   # value by value
         return layer(Tensor(values)).data, y, x
-    (KH, KW), (SH, SW), (PH, PW) = window_geometry(layer)
+    (KH, KW), (SH, SW), (PH, PW) = layer_geometry(layer)
     B, C, h, w = values.shape
     oy, oh = changed_outputs(y, h, KH, SH, PH, out_shape[1])
     ox, ow = changed_outputs(x, w, KW, SW, PW, out_shape[2])
@@ -108,7 +97,7 @@ def occluded_logits(model, image, corners, size, value, incremental=True):
     """
     layers = list(model)
     local = 0                                                     # layers run on windows
-    while incremental and local < len(layers) and window_geometry(layers[local]) is not None:
+    while incremental and local < len(layers) and is_local(layers[local]):
         local += 1
     B, C = len(corners), image.shape[0]
     with no_grad():
