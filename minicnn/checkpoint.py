@@ -7,42 +7,31 @@ One `.npz` file, readable with `np.load(path, allow_pickle=False)`:
     meta.json                                   a string: architecture, classes, mean, std,
                                                 epoch, metrics, the command that made it
 
-Files are written to a temporary name beside the target and renamed into
-place, so a crash or a kill never leaves a half-written checkpoint.
+Files are written with minicnn.files.atomic_write (to a temporary name beside the
+target, flushed to the disk, then renamed into place), so a crash or a kill never
+leaves a half-written checkpoint.
 """
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from minicnn.files import atomic_write
 from minicnn.models import MODELS
 
 META_KEY = "meta.json"
 OPTIM_PREFIX = "optim."
 
 
-def atomic_save_npz(path, arrays):
-    """np.savez_compressed to `path` via a temporary file and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_checkpoint(path, model, meta, optimizer=None):
+    """Write the model's parameters, the optimiser's state (if given) and `meta` to `path`."""
     arrays = dict(model.state_dict())
     if optimizer is not None:
         arrays.update({OPTIM_PREFIX + k: v for k, v in optimizer.state_dict().items()})
     arrays[META_KEY] = np.array(json.dumps(meta))
-    atomic_save_npz(path, arrays)
+    # an open file, not the name: np.savez would add ".npz" to the temporary name
+    with atomic_write(path, fsync=True) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def read_checkpoint(path):
@@ -64,6 +53,7 @@ def read_checkpoint(path):
 
 
 def build_model(meta, path="checkpoint"):
+    """A fresh network of the architecture `meta` names (random weights)."""
     arch = meta.get("architecture")
     if arch not in MODELS:
         raise ValueError(f"{path}: unknown architecture {arch!r}; known: {', '.join(MODELS)}")

@@ -2,26 +2,23 @@
 
 Plotting functions take plain numbers and return a matplotlib Figure; they
 never compute anything about the network. `save_figure` writes a PNG
-atomically. Figures are made with matplotlib's object API (no pyplot state),
-so they work on machines without a display.
+atomically (minicnn.files.atomic_write). Figures are made with matplotlib's
+object API (no pyplot state), so they work on machines without a display.
 """
-import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from minicnn.files import atomic_write
+
 
 def save_figure(fig, path, dpi=120):
-    """Write fig as a PNG to a temporary name, then rename it to `path`."""
+    """Write fig as a PNG to a temporary name, then rename it to `path`; returns `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as tmp:
+        # format given: savefig would read it from the temporary name's ".part"
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     return path
 
 

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from minicnn.checkpoint import read_checkpoint, save_checkpoint
 from minicnn.data import batches, channel_stats, load_cifar10, num_batches
+from minicnn.files import atomic_write
 from minicnn.functional import cross_entropy
 from minicnn.init import manual_seed
 from minicnn.models import MODELS
@@ -214,9 +215,8 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
 def write_reports(out, meta):
     """metrics.jsonl (one line per epoch, rewritten whole) and the two plots."""
     from minicnn.plots import plot_confusion, plot_training_curves, save_figure
-    tmp = out / ".metrics.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(m) + "\n" for m in meta["metrics"]))
-    tmp.replace(out / "metrics.jsonl")
+    with atomic_write(out / "metrics.jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(m) + "\n" for m in meta["metrics"]))
     save_figure(plot_training_curves(meta["metrics"]), out / "curves.png")
     save_figure(plot_confusion(np.array(meta["confusion"]), meta["classes"]), out / "confusion.png")
 

@@ -71,7 +71,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert loaded.meta["note"] == "round trip"
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:       # no pickle needed
         assert "conv1.weight" in f.files and f["conv1.weight"].shape == (32, 3, 3, 3)
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]      # no temporary file left
 
 
 def test_load_reports_mismatched_names_and_shapes(tmp_path):
@@ -113,8 +113,10 @@ def test_same_seed_same_weights_and_reports(tiny_folder, tmp_path):
     for name in pa:
         np.testing.assert_array_equal(pa[name], pb[name])
     assert a["metrics"] == [dict(m, seconds=a["metrics"][0]["seconds"]) for m in b["metrics"]]
-    for name in ("checkpoint.npz", "model.npz", "metrics.jsonl", "curves.png", "confusion.png"):
+    written = ("checkpoint.npz", "model.npz", "metrics.jsonl", "curves.png", "confusion.png")
+    for name in written:
         assert (tmp_path / "a" / name).stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(written)   # no .part
     lines = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1]
     c = train(tiny_config(tiny_folder, tmp_path / "c", epochs=1, seed=1), progress=False)

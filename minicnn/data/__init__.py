@@ -8,7 +8,7 @@
         ...                                    # xb (128, 3, 32, 32) float32, yb (128,) int64
 
 The package has four modules, read in this order:
-- files.py     DataError, the cache folder, atomic writes, download with an md5 check
+- files.py     DataError, the cache folder, download with an md5 check
 - formats.py   CIFAR10 (the arrays) and the readers of image folders and the official .bin files
 - sources.py   resolve_source and load_cifar10: which source, and the cache of decoded arrays
 - pipeline.py  channel_stats, normalize, augment, batches: from uint8 arrays to float batches

@@ -1,22 +1,21 @@
-"""Files on disk and on the network: the error type, the cache folder, atomic writes, downloads.
+"""Files on disk and on the network: the error type, the cache folder, downloads.
 
 Everything in minicnn.data that can go wrong because of a file (missing, truncated, wrong
 checksum, no network) raises `DataError`, with one message that names the path and the problem.
 
-Writes are atomic: a file is written under a temporary name in its final folder and renamed
-into place with `os.replace` only once it is complete, so a half-written file never appears
-under the real name. On any failure (an exception, a full disk, Ctrl-C) the temporary file is
-deleted; only a hard kill can leave a hidden .part file behind.
+Writes are atomic, through minicnn.files.atomic_write (re-exported here): a file is written
+under a temporary name in its final folder and renamed into place only once it is complete.
 """
 import hashlib
 import http.client
 import os
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
+
+from minicnn.files import atomic_write  # noqa: F401  (re-exported: minicnn.data.files.atomic_write)
 
 
 class DataError(ValueError):
@@ -29,25 +28,6 @@ def default_cache_dir() -> Path:
     if env:
         return Path(env).expanduser().absolute()
     return Path.home() / ".cache" / "minicnn"
-
-
-@contextmanager
-def atomic_write(dest):
-    """Yield a temporary path next to `dest`; rename it to `dest` if the block succeeds.
-
-    If the block raises anything (including KeyboardInterrupt) the temporary file is deleted
-    and `dest` is left as it was. The temporary name lives in the same folder as `dest`, because
-    `os.replace` is only atomic within one file system.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    try:
-        yield tmp
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def download(url, dest, md5, progress=True, timeout=30.0) -> Path:

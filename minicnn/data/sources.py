@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.data import files
-from minicnn.data.files import DataError, atomic_write, default_cache_dir
+from minicnn.data.files import DataError, default_cache_dir
 from minicnn.data.formats import (
     CIFAR10,
     IMAGE_SHAPE,
@@ -30,6 +30,7 @@ from minicnn.data.formats import (
     read_binary_release,
     read_image_folder,
 )
+from minicnn.files import atomic_write
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"

@@ -14,7 +14,6 @@ the download, in that order; without any of them they are skipped with one line 
 says how to enable them, and the rest still runs offline.
 """
 import html
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from minicnn.data import DataError, load_cifar10, resolve_source
+from minicnn.files import atomic_write
 from minicnn.models import open_model
 from minicnn.nn import Conv2d
 from minicnn.plots import save_figure
@@ -76,12 +76,8 @@ class Tour:
                              f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         parts.append("</body></html>\n")
         path = self.out / "index.html"
-        tmp = path.with_name(f".index.html.{os.getpid()}.tmp")
-        try:
+        with atomic_write(path) as tmp:
             tmp.write_text("\n".join(parts), encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path
 
 
