@@ -9,15 +9,17 @@ One `.npz` file, readable with `np.load(path, allow_pickle=False)`:
 
 Files are written with minicnn.files.atomic_write (to a temporary name beside the
 target, flushed to the disk, then renamed into place), so a crash or a kill never
-leaves a half-written checkpoint.
+leaves a half-written checkpoint. The architecture is rebuilt by its name in
+minicnn.architectures.MODELS; minicnn.models builds on this module, not the other
+way round.
 """
 import json
 from pathlib import Path
 
 import numpy as np
 
+from minicnn.architectures import MODELS
 from minicnn.files import atomic_write
-from minicnn.models import MODELS
 
 META_KEY = "meta.json"
 OPTIM_PREFIX = "optim."

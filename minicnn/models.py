@@ -1,51 +1,19 @@
-"""The networks the lessons and visualizations use.
+"""The networks the lessons and visualizations use, fresh or trained.
 
-reference_net: a small VGG-style CIFAR-10 net (two conv-conv-pool blocks and
-two fully connected layers); layer names match its state dict, e.g.
-"conv1.weight", so PyTorch code with the same names can share its weights.
+    reference_net(), mlp()        a new network with random weights (minicnn/architectures.py)
+    MODELS                        their registry: name -> function that builds one
+    pretrained("reference_net")   a network trained by `minicnn train` (see the README for the
+                                  command), its weights shipped inside the package, so
+                                  everything visual works offline
+    open_model(name_or_path)      a shipped network by name, or any checkpoint by its path
 
-pretrained(name) returns a model trained by `minicnn train` (see the README for
-the command), with its weights shipped inside the package, so everything
-visual works offline.
+The imports go one way: architectures.py (the networks) <- checkpoint.py (the file format,
+which rebuilds a network from its recorded architecture) <- models.py (this module).
 """
 from pathlib import Path
 
-from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
-
-
-def reference_net(num_classes=10):
-    """(N, 3, 32, 32) images -> (N, num_classes) logits."""
-    return Sequential({
-        "conv1": Conv2d(3, 32, 3, padding=1),      # (N, 32, 32, 32)
-        "relu1": ReLU(),
-        "conv2": Conv2d(32, 32, 3, padding=1),     # (N, 32, 32, 32)
-        "relu2": ReLU(),
-        "pool1": MaxPool2d(2),                     # (N, 32, 16, 16)
-        "conv3": Conv2d(32, 64, 3, padding=1),     # (N, 64, 16, 16)
-        "relu3": ReLU(),
-        "conv4": Conv2d(64, 64, 3, padding=1),     # (N, 64, 16, 16)
-        "relu4": ReLU(),
-        "pool2": MaxPool2d(2),                     # (N, 64, 8, 8)
-        "flatten": Flatten(),                      # (N, 4096) in C, H, W order
-        "fc1": Linear(64 * 8 * 8, 256),            # (N, 256)
-        "relu5": ReLU(),
-        "fc2": Linear(256, num_classes),           # (N, num_classes)
-    })
-
-
-def mlp(hidden=256, num_classes=10):
-    """One hidden layer: (N, 3, 32, 32) -> 3,072 pixels -> `hidden` ReLUs -> logits.
-    Each hidden unit's weights are a 32x32 RGB image (the lecture's weight pictures)."""
-    return Sequential({
-        "flatten": Flatten(),                      # (N, 3072)
-        "fc1": Linear(3 * 32 * 32, hidden),        # (N, hidden)
-        "relu1": ReLU(),
-        "fc2": Linear(hidden, num_classes),        # (N, num_classes)
-    })
-
-
-MODELS = {"reference_net": reference_net, "mlp": mlp}
-
+from minicnn.architectures import MODELS, mlp, reference_net  # noqa: F401  (re-exported)
+from minicnn.checkpoint import load_model
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -60,7 +28,6 @@ def pretrained(name="reference_net"):
 
 def open_model(name_or_path):
     """A shipped model by name ("reference_net", "mlp") or a checkpoint file by path."""
-    from minicnn.checkpoint import load_model    # checkpoint.py imports MODELS from here
     path = WEIGHTS / f"{name_or_path}.npz" if name_or_path in MODELS else Path(name_or_path)
     if name_or_path in MODELS and not path.exists():
         raise FileNotFoundError(f"the shipped weights {path} are missing from this installation")

@@ -4,6 +4,7 @@ Most tests train on a tiny synthetic image folder (written as PNGs by the
 fixture) so they run anywhere in seconds; the learning test uses the real
 CIFAR-10 copy that MINICNN_DATA points at (CI sets it).
 """
+import ast
 import json
 import os
 import signal
@@ -92,6 +93,30 @@ def test_load_rejects_unknown_architecture_and_garbage(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="not a readable .npz"):
         load_model(tmp_path / "junk.npz")
+
+
+def minicnn_imports(module):
+    """The minicnn modules a source file imports, at its top or inside any function."""
+    tree = ast.parse((REPO / "minicnn" / f"{module}.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in names if name.startswith("minicnn.")}
+
+
+def test_checkpoints_and_models_import_one_way():
+    """architectures <- checkpoint <- models: the file format never reaches up to the
+    module that loads the shipped weights, not even inside a function."""
+    assert "minicnn.models" not in minicnn_imports("checkpoint")
+    assert not {"minicnn.models", "minicnn.checkpoint"} & minicnn_imports("architectures")
+    assert "minicnn.checkpoint" in minicnn_imports("models")
+    import minicnn.models
+    assert set(minicnn.models.MODELS) == {"reference_net", "mlp"}
+    assert minicnn.models.open_model("mlp").meta["architecture"] == "mlp"
 
 
 def test_learning_rate_schedules():
