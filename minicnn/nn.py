@@ -7,12 +7,11 @@ same names and array layouts as PyTorch (conv weight (F, C, KH, KW), linear
 weight (out, in)), so weights move between the two without reshaping.
 
 A Sequential of named layers also gives what the visualizations need: the
-activation of any named layer (`activations`), the sub-network up to a layer
-(`upto`), and the gradient of any unit with respect to the input
-(`input_gradient`), under the backward rule in force.
+activation of any named layer (`activations`) and the sub-network up to a
+layer (`upto`). The gradient of a unit with respect to the input is
+minicnn.visualize.gradient.
 """
 import numbers
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from minicnn.ops.conv import conv2d
 from minicnn.ops.linear import linear
 from minicnn.ops.pool import max_pool2d
 from minicnn.ops.relu import relu
-from minicnn.tensor import Tensor, as_float_array
+from minicnn.tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -229,52 +228,3 @@ class Sequential(Module):
             if name in names:
                 acts[name] = x.retain_grad()
         return acts
-
-    def input_gradient(self, x, unit, layer=None):
-        """The gradient of one unit per image with respect to the input, under the
-        backward rule in force (see minicnn.backward_rule).
-
-        Inputs:
-        - x: (N, C, H, W) array or Tensor
-        - unit: index into one image's output of `layer`: a class index for the
-          logits, a channel, or a tuple (channel, y, x) for a conv unit. A list
-          or array of N such indices picks a different unit for every image.
-        - layer: the name of the layer whose output holds the unit; default the last
-        Returns dx: (N, C, H, W) array, the raw signed gradient
-        """
-        x = Tensor(x.data if isinstance(x, Tensor) else as_float_array(x), requires_grad=True)
-        net = self if layer is None else self.upto(layer)
-        with frozen(self):                   # only dx is wanted: leave parameter grads alone
-            out = net(x)
-            out.backward(unit_dout(out.data, unit, layer or self.names[-1]))
-        return x.grad
-
-
-@contextmanager
-def frozen(model):
-    """Switch off the parameters' gradients inside the block (backward then skips dw and db,
-    and the caller's .grad fields stay as they were); the previous flags come back afterwards."""
-    params = model.parameters()
-    flags = [p.requires_grad for p in params]
-    model.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad = flag
-
-
-def unit_dout(out, unit, layer):
-    """A dout that is 1 at the chosen unit of every image and 0 elsewhere."""
-    N, per_image = out.shape[0], out.shape[1:]
-    units = list(unit) if isinstance(unit, (list, np.ndarray)) else [unit] * N
-    if len(units) != N:
-        raise ValueError(f"input_gradient: got {len(units)} units for {N} images")
-    dout = np.zeros_like(out)
-    for n, u in enumerate(units):
-        index = tuple(int(i) for i in np.atleast_1d(u))
-        if len(index) > len(per_image) or any(not 0 <= i < s for i, s in zip(index, per_image)):
-            raise ValueError(f"input_gradient: unit {tuple(index)} is outside layer {layer!r} "
-                             f"whose output per image has shape {per_image}")
-        dout[(n,) + index] = 1   # a channel index alone marks the whole channel (its sum)
-    return dout

@@ -18,26 +18,45 @@ else (lists, ints, Python floats) becomes float32. So float64 inputs and
 weights stay float64 end to end, which the gradient checks rely on.
 """
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
-_grad_enabled = True
+from minicnn.route import is_plain
+
+# Switches for a block of code, held per thread and per asyncio task (contextvars), so that
+# two threads or two requests of a server never see each other's setting.
+_grad_enabled = ContextVar("minicnn_grad_enabled", default=True)
+_constants = ContextVar("minicnn_constants", default=frozenset())   # ids of frozen tensors
 
 
 @contextmanager
 def no_grad():
     """Inside this block, ops record no graph (for inference: faster, less memory)."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
+    token = _grad_enabled.set(False)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_enabled.reset(token)
 
 
 def is_grad_enabled():
-    return _grad_enabled
+    return _grad_enabled.get()
+
+
+@contextmanager
+def frozen(tensors):
+    """Inside this block, ops treat `tensors` as constants: backward computes no gradient
+    for them (convolution skips dw and db) and leaves their .grad as it was.
+
+    For the gradient of the input alone: `with frozen(model.parameters()): ...`. Unlike
+    model.requires_grad_(False), this changes nothing that another thread can see.
+    """
+    token = _constants.set(_constants.get() | {id(t) for t in tensors})
+    try:
+        yield
+    finally:
+        _constants.reset(token)
 
 
 def as_float_array(data):
@@ -185,8 +204,8 @@ class Tensor:
             if t.ctx is None:
                 continue
             dinputs = t.ctx.backward(dout)
-            for parent, dx in zip(t.ctx.parents, dinputs):
-                if dx is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+            for parent, dx, needed in zip(t.ctx.parents, dinputs, t.ctx.needs_input_grad):
+                if dx is None or not needed:
                     continue
                 key = id(parent)
                 grads[key] = dx if key not in grads else grads[key] + dx
@@ -210,9 +229,8 @@ def topological_order(root):
         visited.add(id(t))
         stack.append((t, True))               # revisit t once its inputs are placed
         if t.ctx is not None:
-            for parent in t.ctx.parents:
-                if isinstance(parent, Tensor) and parent.requires_grad \
-                        and id(parent) not in visited:
+            for parent, needed in zip(t.ctx.parents, t.ctx.needs_input_grad):
+                if needed and id(parent) not in visited:
                     stack.append((parent, False))
     return order
 
@@ -226,7 +244,9 @@ class Function:
     `Op.apply(...)` unwraps Tensors into arrays, runs forward, and (unless in
     no_grad, or no input needs a gradient) records the op on the output.
     `self.needs_input_grad[i]` tells forward and backward whether input i
-    wants a gradient, so they can skip work nobody asked for.
+    wants a gradient, so they can skip work nobody asked for. `self.plain`
+    is the route (minicnn/route.py) in force when forward ran; backward takes
+    the same one, since the two routes save different things for it.
     """
 
     parents = ()
@@ -234,9 +254,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         fn = cls()
+        fn.plain = is_plain()
         # which positional inputs want a gradient: backward may skip the others
-        fn.needs_input_grad = tuple(_grad_enabled and isinstance(t, Tensor) and t.requires_grad
-                                    for t in inputs)
+        recording, constants = _grad_enabled.get(), _constants.get()
+        fn.needs_input_grad = tuple(recording and isinstance(t, Tensor) and t.requires_grad
+                                    and id(t) not in constants for t in inputs)
         arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
         out = Tensor(fn.forward(*arrays, **options))
         if any(fn.needs_input_grad):
@@ -257,6 +279,9 @@ def tensor(data, requires_grad=False):
     return Tensor(data, requires_grad=requires_grad)
 
 
-# The operators above call into ops/basic.py, which itself builds on Function:
-# import it at the bottom so both modules can see each other.
+# The one import cycle in minicnn, kept on purpose. Tensor's operators (a + b, a @ b, a[i])
+# are ops like any other, with forward and backward in ops/basic.py, and ops/basic.py builds
+# on Function and Tensor from this module. So it is imported here at the bottom, once both
+# exist. (The other way out, ops/basic.py attaching the operators to Tensor when imported,
+# hides where they come from.)
 from minicnn.ops import basic as ops_basic  # noqa: E402

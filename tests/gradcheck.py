@@ -6,30 +6,13 @@ Contracting with a random `dout` checks a non-scalar output in one pass: it is t
 of the scalar sum(dout * f(x)), which is exactly what backward(dout) computes. Subtracting
 the two outputs before summing keeps round-off near eps / h ~ 1e-10 instead of growing with
 the size of the whole sum.
-
-The hundreds of tiny forward passes behind one numerical gradient run on a single numba
-thread: for arrays this small, waking worker threads costs more than the work (and far more
-on a busy machine). The analytic forward and backward keep the default thread count.
 """
-from contextlib import contextmanager
-
-import numba
 import numpy as np
 
 from minicnn.tensor import Tensor, no_grad
 
 H = 1e-6            # centred-difference step, for float64 inputs
 TOLERANCE = 1e-6    # largest accepted relative error
-
-
-@contextmanager
-def one_numba_thread():
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def numerical_gradient(f, x, dout, h=H):
@@ -41,15 +24,14 @@ def numerical_gradient(f, x, dout, h=H):
     Returns dx: array of x's shape
     """
     dx = np.zeros_like(x)
-    with one_numba_thread():
-        for i in np.ndindex(x.shape):
-            old = x[i]
-            x[i] = old + h
-            plus = np.array(f(), dtype=np.float64)
-            x[i] = old - h
-            minus = np.array(f(), dtype=np.float64)
-            x[i] = old
-            dx[i] = np.sum(dout * (plus - minus)) / (2 * h)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = np.array(f(), dtype=np.float64)
+        x[i] = old - h
+        minus = np.array(f(), dtype=np.float64)
+        x[i] = old
+        dx[i] = np.sum(dout * (plus - minus)) / (2 * h)
     return dx
 
 

@@ -9,6 +9,8 @@ import minicnn.functional as F
 from minicnn import nn
 from minicnn.tensor import Tensor, is_grad_enabled, no_grad
 
+pytestmark = pytest.mark.usefixtures("route")     # every test on both routes
+
 
 def randn(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)

@@ -11,6 +11,9 @@ import minicnn
 import minicnn.functional as F
 from minicnn import nn, optim
 from minicnn.tensor import Tensor
+from minicnn.visualize.attribution import gradient
+
+pytestmark = pytest.mark.usefixtures("route")     # every test on both routes
 
 
 @contextmanager
@@ -185,22 +188,28 @@ def test_sgd_nesterov_without_momentum():
         optim.SGD(tiny_net().parameters(), lr=0.1, nesterov=True)
 
 
-def test_input_gradient_class_outside_the_layer():
-    with fails(ValueError, r"input_gradient: unit \(2,\) is outside layer 'out' "
-                           r"whose output per image has shape \(2,\)"):
-        tiny_net().input_gradient(np.zeros((1, 4), dtype=np.float32), unit=2)
+def tiny_image_net():
+    """tiny_net for (N, 1, 2, 2) images."""
+    return nn.Sequential({"flatten": nn.Flatten(), "fc": nn.Linear(4, 3), "relu": nn.ReLU(),
+                          "out": nn.Linear(3, 2)})
 
 
-def test_input_gradient_conv_unit_outside_the_layer():
+def test_gradient_class_outside_the_layer():
+    with fails(ValueError, r"channel 2 is outside layer 'out', whose output per image has "
+                           r"shape \(2,\)"):
+        gradient(tiny_image_net(), np.zeros((1, 1, 2, 2), dtype=np.float32), 2)
+
+
+def test_gradient_conv_unit_outside_the_layer():
     net = nn.Sequential({"conv": nn.Conv2d(1, 2, 3), "relu": nn.ReLU()})
-    with fails(ValueError, r"input_gradient: unit \(1, 4, 0\) is outside layer 'conv' "
-                           r"whose output per image has shape \(2, 4, 4\)"):
-        net.input_gradient(np.zeros((1, 1, 6, 6), dtype=np.float32), unit=(1, 4, 0), layer="conv")
+    with fails(ValueError, r"unit \(channel, y, x\) \(1, 4, 0\) is outside layer 'conv', whose output per image "
+                           r"has shape \(2, 4, 4\)"):
+        gradient(net, np.zeros((1, 1, 6, 6), dtype=np.float32), ("conv", 1, 4, 0))
 
 
-def test_input_gradient_one_unit_per_image():
-    with fails(ValueError, r"input_gradient: got 3 units for 2 images"):
-        tiny_net().input_gradient(np.zeros((2, 4), dtype=np.float32), unit=[0, 1, 0])
+def test_gradient_one_target_per_image():
+    with fails(ValueError, r"got 3 targets for 2 images"):
+        gradient(tiny_image_net(), np.zeros((2, 1, 2, 2), dtype=np.float32), [0, 1, 0])
 
 
 def test_unknown_layer_name():

@@ -4,6 +4,9 @@ Each check builds a real graph, calls backward(dout) with a random dout, and com
 input's .grad with numerical_gradient (tests/gradcheck.py). Inputs are kept away from kinks:
 ReLU inputs have |x| > 1e-3 and max-pool inputs have no near-ties, so a nudge of h = 1e-6
 never crosses one.
+
+Every test runs on both routes, the plain NumPy code of minicnn/ops/ and its fast twins
+(the `route` fixture in conftest.py).
 """
 import numpy as np
 import pytest
@@ -12,10 +15,11 @@ from hypothesis import strategies as st
 
 import minicnn
 import minicnn.functional as F
-import minicnn.ops.conv as conv_module
 from gradcheck import check_gradients, check_module_gradients, numerical_gradient, rel_error
 from minicnn import nn
 from minicnn.tensor import Function, Tensor
+
+pytestmark = pytest.mark.usefixtures("route")
 
 
 def randn(*shape, seed=0):
@@ -136,31 +140,6 @@ def test_conv2d(N, C, F_, H, W, KH, KW, stride, padding, bias, seed):
     arrays += [rng.standard_normal(F_)] if bias else []
     check_gradients(lambda x, w, b=None: F.conv2d(x, w, b, stride=stride, padding=padding),
                     *arrays, seed=seed)
-
-
-@settings(deadline=None, max_examples=20)
-@given(N=st.integers(1, 2), C=st.integers(1, 3), F_=st.integers(1, 3),
-       H=st.integers(1, 6), W=st.integers(1, 6), padding=st.integers(0, 2), bias=st.booleans(),
-       seed=st.integers(0, 2 ** 16))
-@example(N=2, C=2, F_=3, H=5, W=4, padding=1, bias=True, seed=0)     # odd H: a half-used tile row
-@example(N=1, C=1, F_=2, H=1, W=3, padding=1, bias=False, seed=1)    # one row, mostly padding
-@example(N=1, C=3, F_=1, H=6, W=5, padding=0, bias=True, seed=2)
-@example(N=2, C=1, F_=1, H=3, W=2, padding=2, bias=False, seed=3)
-def test_conv2d_by_winograd(N, C, F_, H, W, padding, bias, seed):
-    """3x3 stride-1 filters through Winograd's F(2x2, 3x3) (every channel count here, not just
-    C >= 24): its backward must be the true gradient of its forward."""
-    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)
-    rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3))]
-    arrays += [rng.standard_normal(F_)] if bias else []
-
-    def conv(x, w, b=None):
-        out = F.conv2d(x, w, b, stride=1, padding=padding)
-        assert out.ctx is None or out.ctx.winograd                      # the route under test
-        return out
-    with pytest.MonkeyPatch.context() as mp:                            # hypothesis: no fixture
-        mp.setattr(conv_module, "WINOGRAD_MIN_CHANNELS", 1)
-        check_gradients(conv, *arrays, seed=seed)
 
 
 @pytest.mark.parametrize("shape", [(1, 7), (2, 3, 4, 5)])

@@ -1,5 +1,6 @@
 """Modules: parameter names and PyTorch layouts, state dicts, initialisation, and what the
-visualizations rely on: activations, upto and input_gradient."""
+visualizations rely on: activations, upto, and the gradient of a unit with respect to the
+input (minicnn.visualize.gradient, checked here against a hand-made one-hot backward)."""
 import numpy as np
 import pytest
 
@@ -8,6 +9,9 @@ import minicnn.functional as F
 from minicnn import nn
 from minicnn.models import reference_net
 from minicnn.tensor import Tensor
+from minicnn.visualize.attribution import gradient, unit_gradient
+
+pytestmark = pytest.mark.usefixtures("route")     # every test on both routes
 
 REFERENCE_SHAPES = [
     ("conv1.weight", (32, 3, 3, 3)), ("conv1.bias", (32,)),
@@ -163,83 +167,82 @@ def small_vgg():
     return net
 
 
-def test_input_gradient_of_a_class_score(small_vgg):
+def test_unit_gradient_of_a_class_score(small_vgg):
     x = randn(2, 3, 16, 16, dtype=np.float64)
     dout = np.zeros((2, 5))
     dout[:, 3] = 1
     expected = manual_input_gradient(small_vgg, x, dout)
     assert np.abs(expected).max() > 0
-    np.testing.assert_array_equal(small_vgg.input_gradient(x, 3), expected)
+    np.testing.assert_array_equal(gradient(small_vgg, x, 3), expected)
 
 
-def test_input_gradient_of_the_reference_net(net):
+def test_unit_gradient_of_the_reference_net(net):
     x = randn(1, 3, 32, 32)
     dout = np.zeros((1, 10), dtype=np.float32)
     dout[0, 7] = 1
-    got = net.input_gradient(Tensor(x), 7)
+    got = gradient(net, Tensor(x), 7)
     assert got.shape == x.shape and got.dtype == np.float32
     np.testing.assert_array_equal(got, manual_input_gradient(net, x, dout))
 
 
-def test_input_gradient_of_a_conv_unit(small_vgg):
+def test_unit_gradient_of_a_conv_unit(small_vgg):
     x = randn(2, 3, 16, 16, dtype=np.float64)
     dout = np.zeros((2, 6, 8, 8))
     dout[:, 5, 3, 5] = 1
     expected = manual_input_gradient(small_vgg.upto("conv3"), x, dout)
-    got = small_vgg.input_gradient(x, (5, 3, 5), layer="conv3")
+    got = gradient(small_vgg, x, ("conv3", 5, 3, 5))
     np.testing.assert_array_equal(got, expected)
     # a conv3 unit at (3, 5) sees a 10x10 patch of the input: rows 2..11, columns 6..15
     rows, cols = np.nonzero(np.abs(got).sum(axis=(0, 1)))
     assert rows.min() >= 2 and rows.max() <= 11 and cols.min() >= 6 and cols.max() <= 15
 
 
-def test_input_gradient_of_a_whole_channel(small_vgg):
+def test_unit_gradient_of_a_whole_channel(small_vgg):
     x = randn(1, 3, 16, 16, dtype=np.float64)
     dout = np.zeros((1, 4, 8, 8))
     dout[:, 2] = 1                                                   # the channel's sum
-    np.testing.assert_array_equal(small_vgg.input_gradient(x, 2, layer="pool1"),
+    np.testing.assert_array_equal(gradient(small_vgg, x, ("pool1", 2)),
                                   manual_input_gradient(small_vgg.upto("pool1"), x, dout))
 
 
-def test_input_gradient_one_unit_per_image(small_vgg):
+def test_unit_gradient_one_unit_per_image(small_vgg):
     x = randn(3, 3, 16, 16, dtype=np.float64)
     units = [2, 4, 2]
-    got = small_vgg.input_gradient(x, units)
+    got = gradient(small_vgg, x, units)
     for n, unit in enumerate(units):
-        np.testing.assert_allclose(got[n:n + 1], small_vgg.input_gradient(x[n:n + 1], unit),
+        np.testing.assert_allclose(got[n:n + 1], gradient(small_vgg, x[n:n + 1], unit),
                                    rtol=1e-10, atol=1e-14)
-    assert not np.allclose(got[0], small_vgg.input_gradient(x[:1], 4))
+    assert not np.allclose(got[0], gradient(small_vgg, x[:1], 4))
     conv_units = [(0, 1, 1), (5, 3, 5), (5, 3, 5)]
-    got = small_vgg.input_gradient(x, conv_units, layer="conv3")
+    got = unit_gradient(small_vgg, x, "conv3", conv_units)
     for n, unit in enumerate(conv_units):
-        alone = small_vgg.input_gradient(x[n:n + 1], unit, layer="conv3")
+        alone = unit_gradient(small_vgg, x[n:n + 1], "conv3", [unit])
         np.testing.assert_allclose(got[n:n + 1], alone, rtol=1e-10, atol=1e-14)
 
 
-def test_input_gradient_of_image_n_depends_only_on_image_n(small_vgg):
+def test_unit_gradient_of_image_n_depends_only_on_image_n(small_vgg):
     x = randn(3, 3, 16, 16, dtype=np.float64)
-    g = small_vgg.input_gradient(x, 1)
+    g = gradient(small_vgg, x, 1)
     changed = x.copy()
     changed[1] = randn(3, 16, 16, seed=5, dtype=np.float64)
-    g_changed = small_vgg.input_gradient(changed, 1)
+    g_changed = gradient(small_vgg, changed, 1)
     np.testing.assert_allclose(g_changed[[0, 2]], g[[0, 2]], rtol=1e-10, atol=1e-14)
     assert not np.allclose(g_changed[1], g[1])
 
 
-def test_input_gradient_follows_the_backward_rule(small_vgg):
+def test_unit_gradient_follows_the_backward_rule(small_vgg):
     x = randn(1, 3, 16, 16, dtype=np.float64)
-    normal = small_vgg.input_gradient(x, 4)
-    with minicnn.backward_rule("guided"):
-        guided = small_vgg.input_gradient(x, 4)
+    normal = gradient(small_vgg, x, 4)
+    guided = gradient(small_vgg, x, 4, rule="guided")
     assert not np.allclose(normal, guided)
 
 
-def test_input_gradient_leaves_parameter_grads_alone(small_vgg):
+def test_unit_gradient_leaves_parameter_grads_alone(small_vgg):
     x = np.random.default_rng(3).standard_normal((2, 3, 16, 16))
     small_vgg.zero_grad()
-    small_vgg.input_gradient(x, unit=1)
+    gradient(small_vgg, x, 1)
     assert all(p.grad is None for p in small_vgg.parameters())
-    assert all(p.requires_grad for p in small_vgg.parameters())      # switched back on
+    assert all(p.requires_grad for p in small_vgg.parameters())      # never switched off
 
 
 def test_float64_input_to_a_float32_layer_computes_in_float32():

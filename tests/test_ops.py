@@ -6,6 +6,8 @@ import pytest
 import minicnn.functional as F
 from minicnn.tensor import Tensor
 
+pytestmark = pytest.mark.usefixtures("route")     # every test on both routes
+
 
 def randn(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)

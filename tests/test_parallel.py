@@ -1,7 +1,7 @@
-"""Splitting the batch over the cores (minicnn/parallel.py) changes nothing but the speed:
+"""Splitting the batch over the cores (fast/parallel.py) changes nothing but the speed:
 every share is worked once, and every op gives the same result with 1, 2 or 3 workers as the
 whole batch in one go. Also: after a warm-up, a training step costs (almost) no page faults
-(minicnn/memory.py)."""
+(fast/memory.py). The settings are changed through fast.configure, the public switch."""
 import resource
 import sys
 import time
@@ -11,29 +11,28 @@ import pytest
 
 import minicnn
 import minicnn.functional as F
-from minicnn import parallel
+from minicnn import fast
+from minicnn.fast import parallel
 from minicnn.tensor import Tensor
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("N", [0, 1, 2, 5, 128])
 @pytest.mark.parametrize("min_share", [1, 2, 64])
-def test_shares_cover_the_range_once_in_order(monkeypatch, workers, N, min_share):
-    monkeypatch.setattr(parallel, "WORKERS", workers)
-    shares = parallel.for_each_share(N, lambda n0, n1: (n0, n1), min_share)
+def test_shares_cover_the_range_once_in_order(workers, N, min_share):
+    with fast.configure(workers=workers):
+        shares = parallel.for_each_share(N, lambda n0, n1: (n0, n1), min_share)
     assert shares[0][0] == 0 and shares[-1][1] == N
     assert all(a[1] == b[0] for a, b in zip(shares, shares[1:]))          # contiguous, in order
     assert len(shares) == max(1, min(workers, N // min_share))
     assert all(n1 - n0 >= min(min_share, N) for n0, n1 in shares)
 
 
-def test_an_error_in_a_helper_share_reaches_the_caller(monkeypatch):
-    monkeypatch.setattr(parallel, "WORKERS", 2)
-
+def test_an_error_in_a_helper_share_reaches_the_caller():
     def work(n0, n1):
         if n0 > 0:                                   # the second share: run by a helper thread
             raise ValueError(f"share {n0}:{n1} failed")
-    with pytest.raises(ValueError, match="share 5:10 failed"):
+    with fast.configure(workers=2), pytest.raises(ValueError, match="share 5:10 failed"):
         parallel.for_each_share(10, work)
 
 
@@ -62,26 +61,24 @@ ops = {
 
 @pytest.mark.parametrize("workers", [2, 3])
 @pytest.mark.parametrize("name", sorted(ops))
-def test_ops_in_shares_equal_one_share(monkeypatch, name, workers):
+def test_ops_in_shares_equal_one_share(name, workers):
     op, shapes = ops[name]
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
-    monkeypatch.setattr(parallel, "WORKERS", 1)
-    expected = forward_and_grads(op, *arrays)
-    monkeypatch.setattr(parallel, "WORKERS", workers)
+    with minicnn.plain(False), fast.configure(workers=1):
+        expected = forward_and_grads(op, *arrays)
     # these small inputs are worth one share only: make every op split them anyway
-    monkeypatch.setattr(minicnn.ops.relu, "MIN_SHARE", 1000)
-    monkeypatch.setattr(minicnn.ops.linear, "MIN_WORK", 1)
-    monkeypatch.setattr(minicnn.ops.conv, "MIN_SHARE_WORK", 1)
-    monkeypatch.setattr(minicnn.ops.pool, "MIN_SHARE", 1)
-    got = forward_and_grads(op, *arrays)
+    with minicnn.plain(False), fast.configure(workers=workers, relu_min_share=1000,
+                                              linear_min_work=1, conv_min_share=1,
+                                              pool_min_share=1):
+        got = forward_and_grads(op, *arrays)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc settings are for glibc")
 def test_a_training_step_after_warm_up_costs_few_page_faults():
-    """Without minicnn/memory.py a step at batch 128 maps most of its arrays afresh: about
+    """Without fast/memory.py a step at batch 128 maps most of its arrays afresh: about
     11,500 page faults per step; with it, freed memory is reused."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 3, 32, 32)).astype(np.float32)
@@ -105,12 +102,11 @@ def test_a_training_step_after_warm_up_costs_few_page_faults():
 
 
 @pytest.mark.parametrize("polls", [0, 1000])
-def test_hand_offs_work_whether_the_helper_polls_or_sleeps(monkeypatch, polls):
-    """A helper polls its counter for a while after each share (parallel.POLLS), then sleeps on
-    its queue: shares handed over in either state, or with no polling at all, all get done."""
-    monkeypatch.setattr(parallel, "WORKERS", 2)
-    monkeypatch.setattr(parallel, "POLLS", polls)
-    for pause in (0.0, 0.0, 0.05, 0.0, 0.05):        # 50 ms: long past the polling, asleep
-        time.sleep(pause)
-        assert parallel.for_each_share(10, lambda n0, n1: list(range(n0, n1))) == \
-            [list(range(5)), list(range(5, 10))]
+def test_hand_offs_work_whether_the_helper_polls_or_sleeps(polls):
+    """A helper polls its counter for a while after each share (settings().polls), then sleeps
+    on its queue: shares handed over in either state, or with no polling at all, all get done."""
+    with fast.configure(workers=2, polls=polls):
+        for pause in (0.0, 0.0, 0.05, 0.0, 0.05):    # 50 ms: long past the polling, asleep
+            time.sleep(pause)
+            assert parallel.for_each_share(10, lambda n0, n1: list(range(n0, n1))) == \
+                [list(range(5)), list(range(5, 10))]

@@ -14,6 +14,8 @@ import minicnn.functional as F
 from minicnn import nn
 from minicnn.tensor import Tensor
 
+pytestmark = pytest.mark.usefixtures("route")     # every test on both routes
+
 RULES = ("normal", "guided", "deconv")
 
 

@@ -1,8 +1,15 @@
-"""Argument checks shared by the ops, so bad input fails with a readable message
-naming the op and the numbers, before any numba kernel sees it."""
+"""The output-size formula, and the argument checks shared by the ops, so bad input fails
+with a readable message naming the op and the numbers, on both routes alike (before any
+numba kernel sees it)."""
 import numbers
 
 import numpy as np
+
+
+def conv_output_size(size, kernel, stride, padding=0):
+    """How many windows of `kernel` fit along `size` at `stride`, after `padding` on both
+    sides: the output size of a convolution or a pooling layer along one axis."""
+    return (size + 2 * padding - kernel) // stride + 1
 
 
 def check_int(op, name, value, minimum):

@@ -24,53 +24,36 @@ ordinary backward under all three rules. Choose the rule for a block of code:
         score.backward()
 
 The rule is read when backward() runs, so one forward pass can be explained
-three ways.
+three ways. It holds for the thread (or asyncio task) that set it, so two
+threads can explain one model by two rules at once.
 
-Each rule is a plain loop over the flattened arrays, compiled by numba (as
-are the forward and the kernels of the other ops). On our machine NumPy's
-`np.maximum(x, 0)` on float32 ran 4x slower than this compiled loop, and
-`dout * (x > 0)` 2x slower: the loops are the faster way to write the rules,
-and as clear. Run with NUMBA_DISABLE_JIT=1 to step through them as Python.
-
-ReLU works element by element, so each core takes its own share of the
-flattened array (minicnn/parallel.py); arrays too small to be worth it are
-done in one go.
+This is the plain route (see minicnn/route.py); fast/relu.py runs the same
+rules as compiled loops, per core.
 """
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
-from numba import njit
 
-from minicnn.parallel import for_each_share
+from minicnn.route import twin
 from minicnn.tensor import Function
 
-MIN_SHARE = 2**19          # elements (2 MB of float32): smaller arrays are done in one go
+
+def relu_forward(x):                 # max(x, 0)
+    return np.maximum(x, 0)
 
 
-# All arrays flat and of one length. x: the ReLU's input saved in forward; dout: the gradient
-# arriving from above; dx: where the result goes. `0 if x < 0 else x` keeps a NaN a NaN.
-@njit(cache=True, nogil=True)
-def relu_forward(x, out):                  # max(x, 0)
-    for i in range(x.size):
-        out[i] = 0 if x[i] < 0 else x[i]
+# x: the ReLU's input saved in forward; dout: the gradient arriving from above.
+def relu_backward_normal(x, dout):   # the true gradient: pass where the INPUT was positive
+    return dout * (x > 0)
 
 
-@njit(cache=True, nogil=True)
-def relu_backward_normal(x, dout, dx):     # the true gradient: pass where the INPUT was positive
-    for i in range(dx.size):
-        dx[i] = dout[i] if x[i] > 0 else 0
+def relu_backward_deconv(x, dout):   # Zeiler & Fergus 2014: pass where the SIGNAL is positive
+    return np.maximum(dout, 0)
 
 
-@njit(cache=True, nogil=True)
-def relu_backward_deconv(x, dout, dx):     # Zeiler & Fergus 2014: pass where the SIGNAL is positive
-    for i in range(dx.size):
-        dx[i] = dout[i] if dout[i] > 0 else 0
-
-
-@njit(cache=True, nogil=True)
-def relu_backward_guided(x, dout, dx):     # Springenberg et al. 2015: both conditions
-    for i in range(dx.size):
-        dx[i] = dout[i] if x[i] > 0 and dout[i] > 0 else 0
+def relu_backward_guided(x, dout):   # Springenberg et al. 2015: both conditions
+    return np.maximum(dout, 0) * (x > 0)
 
 
 BACKWARD_RULES = {
@@ -78,7 +61,7 @@ BACKWARD_RULES = {
     "deconv": relu_backward_deconv,
     "guided": relu_backward_guided,
 }
-_rule = "normal"
+_rule = ContextVar("minicnn_backward_rule", default="normal")
 
 
 @contextmanager
@@ -87,41 +70,28 @@ def backward_rule(name):
 
     The previous rule comes back when the block ends, also when it raises.
     """
-    global _rule
     if name not in BACKWARD_RULES:
         raise ValueError(f"backward_rule: unknown rule {name!r}; "
                          f"choose one of {', '.join(BACKWARD_RULES)}")
-    previous, _rule = _rule, name
+    token = _rule.set(name)
     try:
         yield
     finally:
-        _rule = previous
+        _rule.reset(token)
 
 
 def current_backward_rule():
-    return _rule
+    return _rule.get()
 
 
 class ReLU(Function):
     def forward(self, x):
         self.x = x
-        out = np.empty(x.shape, dtype=x.dtype)
-        x_flat, out_flat = x.reshape(-1), out.reshape(-1)
-
-        def forward_share(i0, i1):
-            relu_forward(x_flat[i0:i1], out_flat[i0:i1])
-        for_each_share(x.size, forward_share, MIN_SHARE)
-        return out
+        return twin(relu_forward, self.plain)(x)
 
     def backward(self, dout):
-        rule = BACKWARD_RULES[_rule]
-        dx = np.empty(dout.shape, dtype=dout.dtype)
-        x_flat, dout_flat, dx_flat = self.x.reshape(-1), dout.reshape(-1), dx.reshape(-1)
-
-        def backward_share(i0, i1):
-            rule(x_flat[i0:i1], dout_flat[i0:i1], dx_flat[i0:i1])
-        for_each_share(dout.size, backward_share, MIN_SHARE)
-        return (dx,)
+        rule = BACKWARD_RULES[_rule.get()]
+        return (twin(rule, self.plain)(self.x, dout),)
 
 
 def relu(x):

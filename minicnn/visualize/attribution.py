@@ -17,10 +17,9 @@ no absolute value, no normalisation. Rendering for display lives in render.py.
 """
 import numpy as np
 
-from minicnn.nn import frozen
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
-from minicnn.tensor import Tensor, as_float_array
+from minicnn.tensor import Tensor, as_float_array, frozen
 from minicnn.visualize.targets import resolve_target, selected, unit_dout
 
 
@@ -43,7 +42,7 @@ def gradient(model, x, target, rule="normal", objective="logit", return_scores=F
 def unit_gradient(model, x, layer, units, rule="normal", objective="logit", return_scores=False):
     """gradient() for a resolved target: the output of `layer`, one index tuple per image."""
     x = Tensor(_images(x), requires_grad=True)       # (N, C, H, W)
-    with frozen(model):
+    with frozen(model.parameters()):        # only dx is wanted: leave dw, db alone
         out = model.upto(layer)(x)                   # (N, ...) the layer holding the score
         if objective == "probability":
             out = softmax(out, axis=-1)              # (N, K)

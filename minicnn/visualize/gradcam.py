@@ -16,10 +16,10 @@ interpolate(align_corners=False); "nearest" shows the layer's actual cells.
 """
 import numpy as np
 
-from minicnn.nn import Conv2d, ReLU, frozen
+from minicnn.nn import Conv2d, ReLU
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
-from minicnn.tensor import Tensor, as_float_array
+from minicnn.tensor import Tensor, as_float_array, frozen
 from minicnn.visualize.attribution import guided_backprop
 from minicnn.visualize.targets import resolve_target, unit_dout
 
@@ -52,7 +52,7 @@ def gradcam(model, x, target, layer=None, objective="logit"):
     score_layer, units = resolve_target(model, target, len(x), objective)
     if model.names.index(score_layer) <= model.names.index(layer):
         raise ValueError(f"Grad-CAM: the score's layer {score_layer!r} must come after {layer!r}")
-    with frozen(model):
+    with frozen(model.parameters()):
         # A needs a gradient, so the graph must exist: the input asks for one
         acts = model.activations(Tensor(x, requires_grad=True), [layer, score_layer])
         A, out = acts[layer], acts[score_layer]

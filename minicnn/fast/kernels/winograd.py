@@ -18,7 +18,7 @@ with g_c the 3x3 filter of channel c and
 The sum over channels, for each of the 16 positions k of a tile, is a matrix
 multiply: M[k] (F, P) = U[k] (F, C) @ V[k] (C, P) over all P tiles. So the
 convolution becomes 16 smaller matrix multiplies, 2.25x fewer flops than
-im2col's one, plus the cheap transforms below (only additions). ops/conv.py
+im2col's one, plus the cheap transforms below (only additions). fast/winograd.py
 does the multiplies; these kernels do the transforms, on arrays laid out as
 
     V (16, C, T*TH*K)      index [4*a + b, c, (n*TH + ty)*K + tx]

@@ -1,12 +1,12 @@
-"""How minicnn uses the cores: one share of the batch per core, one BLAS thread each.
+"""How the fast route uses the cores: one share of the batch per core, one BLAS thread each.
 
 A convolution is mostly matrix multiplies (ops/conv.py). NumPy hands each one
 to OpenBLAS, which splits it over a thread pool of its own whose threads spin
 while they wait for work. Next to other threads (PyTorch's, or any other busy
 process) they fight for the cores: on a loaded 2-core machine we measured
-training steps 10 to 20 times slower. So minicnn asks OpenBLAS for a single
-thread and splits the *batch* itself: each of WORKERS threads (the calling
-thread and WORKERS - 1 helpers) takes a contiguous share of the images and runs
+training steps 10 to 20 times slower. So while a fast op runs, minicnn asks
+OpenBLAS for a single thread (one_blas_thread) and splits the *batch* itself:
+each of `workers` threads (the calling thread and workers - 1 helpers) takes a contiguous share of the images and runs
 its own im2col or Winograd transforms and matrix multiplies, ReLUs and max-pools.
 NumPy and our numba kernels (nogil=True) release the GIL, so the shares really
 run at the same time, and an idle worker sleeps instead of spinning (after at
@@ -15,36 +15,40 @@ most half a millisecond of polling that yields the core: see Helper below).
     results = for_each_share(N, work)    # work(n0, n1) for each share of range(N), in parallel
     for t0, t1 in tiles(n0, n1, T):      # inside a share: T images at a time
 
-WORKERS is one per core; set NUMBA_NUM_THREADS to use fewer. Importing minicnn
-sets NumPy's bundled OpenBLAS to one thread for the whole process (a no-op when
-NumPy uses another BLAS).
+`workers` is one per core (fast/settings.py); set NUMBA_NUM_THREADS to use
+fewer. OpenBLAS goes back to its own thread count as soon as no fast op is
+running, so your own NumPy code between minicnn's calls keeps all its threads
+(a no-op when NumPy uses another BLAS than its bundled OpenBLAS).
 """
 import ctypes
 import os
 import queue
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numba
 import numpy as np
 from numba import njit
 
-WORKERS = numba.config.NUMBA_NUM_THREADS
+from minicnn.fast import memory
+from minicnn.fast.settings import settings
 
 
 def for_each_share(N, work, min_share=1):
-    """Call work(n0, n1) on up to WORKERS contiguous shares of range(N) at once,
+    """Call work(n0, n1) on up to `workers` contiguous shares of range(N) at once,
     each at least `min_share` long (a small job is not worth a hand-off).
     Returns their results, in order. The calling thread works the first share
     itself; helper threads take the others."""
-    S = max(1, min(WORKERS, N // min_share))         # how many shares
+    workers, polls = settings().workers, settings().polls
+    S = max(1, min(workers, N // min_share))         # how many shares
     shares = [(N * k // S, N * (k + 1) // S) for k in range(S)]
     waiting = []
     for k, (n0, n1) in enumerate(shares[1:]):
         helper = get_helper(k)
         finished_before = helper.finished[0]
         reply = queue.SimpleQueue()                  # this call's own: callers may be several
-        helper.inbox.put((work, n0, n1, reply))
+        helper.inbox.put((work, n0, n1, reply, polls))
         helper.posted[0] += 1                        # a helper still polling starts at once
         waiting.append((helper, finished_before, reply))
     try:
@@ -52,7 +56,7 @@ def for_each_share(N, work, min_share=1):
     finally:                                         # even if it failed: the helpers must finish
         answers = []
         for helper, finished_before, reply in waiting:
-            poll_briefly(helper.finished, finished_before, POLLS)
+            poll_briefly(helper.finished, finished_before, polls)
             answers.append(reply.get())
     for failed, result in answers:
         if failed:
@@ -61,7 +65,7 @@ def for_each_share(N, work, min_share=1):
     return results
 
 
-# A helper thread waits on its inbox for (work, n0, n1, reply), runs work(n0, n1) and puts
+# A helper thread waits on its inbox for (work, n0, n1, reply, polls), runs work(n0, n1) and puts
 # (failed, result or error) on reply. Two plain queues hand a share over several times faster
 # than a concurrent.futures pool (a Future with its condition variable and locks), and a
 # training step makes about 26 hand-offs.
@@ -72,7 +76,8 @@ def for_each_share(N, work, min_share=1):
 # (poll_briefly, without the GIL): a helper between two ops of a step, and the caller
 # waiting for a helper's share. Only then does it sleep on the queue. The counters are
 # hints; the queues alone say what is done. (OpenMP's threads, PyTorch's, poll the same way.)
-POLLS = 1000                 # each a sched_yield() call, about 0.5 us on our machine
+# How many polls: settings().polls, each a sched_yield() call of about 0.5 us on our machine;
+# a helper polls as many times as the share it last took said.
 
 
 class Helper:
@@ -83,10 +88,10 @@ class Helper:
         threading.Thread(target=self.serve, daemon=True, name=f"minicnn-helper-{k + 1}").start()
 
     def serve(self):
-        taken = 0
+        taken, polls = 0, 0
         while True:
-            poll_briefly(self.posted, taken, POLLS)
-            work, n0, n1, reply = self.inbox.get()
+            poll_briefly(self.posted, taken, polls)
+            work, n0, n1, reply, polls = self.inbox.get()
             taken += 1
             try:
                 reply.put((False, work(n0, n1)))
@@ -101,6 +106,7 @@ _starting = threading.Lock()
 
 def get_helper(k):
     """Helper thread k, started the first time it is needed."""
+    memory.set_up_once()                             # before the thread's first malloc
     with _starting:
         while len(_helpers) <= k:
             _helpers.append(Helper(len(_helpers)))
@@ -131,8 +137,8 @@ def tiles(n0, n1, T):
     return [(t0, min(t0 + T, n1)) for t0 in range(n0, n1, T)]
 
 
-def single_threaded_openblas():
-    """Ask the OpenBLAS that NumPy wheels bundle for one thread. True if it was found."""
+def find_openblas():
+    """(get_num_threads, set_num_threads) of the OpenBLAS that NumPy wheels bundle, or None."""
     numpy_dir = Path(np.__file__).parent
     for folder in (numpy_dir.parent / "numpy.libs", numpy_dir / ".dylibs"):
         for path in sorted(folder.glob("*openblas*")):
@@ -140,13 +146,40 @@ def single_threaded_openblas():
                 library = ctypes.CDLL(str(path))        # already loaded: the same handle
             except OSError:
                 continue
-            for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                         "openblas_set_num_threads64_", "openblas_set_num_threads"):
-                setter = getattr(library, name, None)
-                if setter is not None:
-                    setter(1)
-                    return True
-    return False
+            for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""),
+                                   ("openblas", "64_"), ("openblas", "")):
+                get = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
+                set_ = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    return get, set_
+    return None
 
 
-single_threaded_openblas()
+_openblas = None                 # found the first time a fast op runs
+_blas_users = 0                  # fast ops running now, in any thread
+_blas_threads_before = None
+_blas_lock = threading.Lock()
+
+
+@contextmanager
+def one_blas_thread():
+    """OpenBLAS on one thread while the block runs, its own count again afterwards.
+
+    Setting the count takes a fraction of a microsecond. Several threads may run fast ops
+    at once: the first one in sets one thread, the last one out puts the count back."""
+    global _openblas, _blas_users, _blas_threads_before
+    with _blas_lock:
+        if _openblas is None:
+            _openblas = find_openblas() or ()
+        if _openblas and _blas_users == 0:
+            get, set_ = _openblas
+            _blas_threads_before = get()
+            set_(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _openblas and _blas_users == 0:
+                _openblas[1](_blas_threads_before)

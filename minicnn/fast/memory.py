@@ -1,4 +1,4 @@
-"""How minicnn keeps its big arrays from costing page faults (Linux, glibc).
+"""How the fast route keeps its big arrays from costing page faults (Linux, glibc).
 
 A training step allocates and frees dozens of arrays of several megabytes:
 activations, their gradients, ReLU masks. glibc's malloc takes allocations
@@ -24,11 +24,17 @@ each other at malloc's lock. With one arena, the freed memory at the top of
 the heap after a step can exceed 256 MB, hence the 1 GB before trimming (at
 256 MB, a step after a large evaluation cost 36,000 page faults).
 
-Importing minicnn does all this once, for the whole process; it is skipped
+malloc's options belong to the whole process, so this is the one thing the fast
+route changes for everybody: once, the first time a fast op runs or a helper
+thread starts (set_up_once), never at import, and not at all with
+MINICNN_MALLOC=default in the environment. It must come before the helper
+threads' first allocation: a thread keeps the arena it first got. It is skipped
 where there is no glibc (macOS, Windows, musl).
 """
 import ctypes
 import ctypes.util
+import os
+import threading
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8   # mallopt() parameters (malloc.h)
 MMAP_THRESHOLD = 32 * 2**20                       # the largest glibc accepts on 64-bit
@@ -51,4 +57,17 @@ def keep_freed_memory():
             and bool(mallopt(M_ARENA_MAX, ARENA_MAX)))
 
 
-keep_freed_memory()
+_done = False
+_lock = threading.Lock()
+
+
+def set_up_once():
+    """keep_freed_memory(), the first time only, unless MINICNN_MALLOC=default."""
+    global _done
+    if _done:                              # the usual case: no lock to take
+        return
+    with _lock:
+        if not _done:
+            if os.environ.get("MINICNN_MALLOC", "") != "default":
+                keep_freed_memory()
+            _done = True

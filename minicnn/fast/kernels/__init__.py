@@ -6,5 +6,5 @@ to step through the kernels in a debugger as ordinary Python.
 
 Threads: every kernel is serial and releases the GIL (nogil=True). The ops
 run one kernel call per core, each on its own share of the batch
-(minicnn/parallel.py), so numba never starts a thread pool of its own.
+(fast/parallel.py), so numba never starts a thread pool of its own.
 """

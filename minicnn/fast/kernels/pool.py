@@ -7,8 +7,8 @@ maximum in row-major order inside the window: the top-most, then left-most
 pixel (the same choice as PyTorch on the CPU).
 
 Like im2col, both kernels are serial, release the GIL and write into arrays
-the caller passes in: ops/pool.py runs one per core, each on its own share of
-the batch (see minicnn/parallel.py).
+the caller passes in: fast/pool.py runs one per core, each on its own share of
+the batch (see fast/parallel.py).
 """
 import numpy as np
 from numba import njit

@@ -1,6 +1,6 @@
 r"""3x3, stride-1 convolution by Winograd's F(2x2, 3x3) (Lavin & Gray 2016).
 
-The same convolution as the im2col path of ops/conv.py, computed with 2.25x
+The same convolution as ops/conv.py's im2col, computed with 2.25x
 fewer multiplies. Each 2x2 block of outputs comes from a 4x4 tile d of the
 padded input (kernels/winograd.py has the derivation):
 
@@ -23,7 +23,7 @@ buffers, and each core works on its own share of the batch. One exception:
 when dw will be needed, the forward keeps each tile's V (together a little
 over 4x the input's size) so that the backward does not transform the input again. They
 are kept tile by tile, not as one array of the whole batch, because arrays
-of up to 32 MB are recycled by malloc (minicnn/memory.py) and a bigger one
+of up to 32 MB are recycled by malloc (fast/memory.py) and a bigger one
 would cost fresh pages from the OS at every step.
 
 Float32 rounding differs a little from im2col's (the transforms add and
@@ -38,11 +38,10 @@ and the training step was no faster.
 """
 import numpy as np
 
-from minicnn.kernels.winograd import (tile_grid, winograd_input, winograd_input_adjoint,
-                                      winograd_output, winograd_output_adjoint)
-from minicnn.parallel import for_each_share, tiles
-
-TILE_BYTES = 4 * 2**20      # transformed tiles (V and M) of this many bytes at most at a time
+from minicnn.fast.kernels.winograd import (tile_grid, winograd_input, winograd_input_adjoint,
+                                           winograd_output, winograd_output_adjoint)
+from minicnn.fast.parallel import for_each_share, tiles
+from minicnn.fast.settings import settings
 
 G = np.array([[1.0, 0.0, 0.0],
               [0.5, 0.5, 0.5],
@@ -67,9 +66,9 @@ def transform_filters_adjoint(dU):
 
 def buffers(n, C, F, Q, dtype):
     """Empty flat buffers for V (16, C, T*Q) and M (16, F, T*Q), for T of n images at
-    a time: as many as fit in TILE_BYTES, at least one."""
+    a time: as many as fit in settings().tile_bytes, at least one."""
     one_image = 16 * (C + F) * Q * np.dtype(dtype).itemsize
-    T = max(1, min(n, TILE_BYTES // one_image))
+    T = max(1, min(n, settings().tile_bytes // one_image))
     return np.empty(T * 16 * C * Q, dtype), np.empty(T * 16 * F * Q, dtype)
 
 

@@ -19,8 +19,8 @@ Padding is handled inside the loops: no padded copy of x is made.
 
 Both kernels write into an array the caller passes in, so the convolution
 can reuse one small buffer for a few images at a time, and both are serial
-and release the GIL (nogil): ops/conv.py runs one per core, each on its own
-share of the batch (see minicnn/parallel.py).
+and release the GIL (nogil): fast/conv.py runs one per core, each on its own
+share of the batch (see fast/parallel.py).
 
 Speed note: numba checks every signed array index for a negative value (to
 wrap it around, as Python does). Indices cast to np.uint64 skip that check,

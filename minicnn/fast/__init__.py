@@ -1,0 +1,52 @@
+"""The fast route: a twin for each op of minicnn/ops/, with the same signature and results.
+
+    conv.py       im2col by a compiled kernel, a few images at a time, per core
+    winograd.py   3x3 stride-1 convolutions by Winograd's F(2x2, 3x3)
+    pool.py       max-pooling, 2x2 windows written out
+    linear.py     the weight matrix shared between the cores
+    relu.py       the ReLU rules as compiled loops
+    kernels/      the numba kernels (arrays in, arrays out) and their plain-loop twins
+    parallel.py   one share of the batch per core; one BLAS thread while a fast op runs
+    memory.py     malloc keeps freed arrays for reuse (no page faults)
+    settings.py   threads, tile sizes, when Winograd: one place, `configure()` to change
+
+minicnn/route.py chooses between the routes; TWINS below is the whole list of who stands
+in for whom. An op without a fast twin (softmax, cross-entropy, add, ...) runs its plain
+code on both routes.
+
+What the fast route does to the process, all of it here:
+- OpenBLAS runs on one thread while a fast op runs (the ops split the batch between the
+  cores themselves), and on its own count again afterwards (parallel.one_blas_thread).
+- Helper threads, one per core but the first, start the first time an op is split
+  (parallel.get_helper) and sleep while there is no work.
+- malloc keeps freed memory for reuse, in one arena (memory.py): set once for the whole
+  process the first time the fast route runs, never at import. MINICNN_MALLOC=default
+  leaves malloc alone (training then costs about 11,000 page faults a step).
+That is all: no environment variable is set, and nothing happens at import.
+"""
+from minicnn.fast import conv, linear, memory, pool, relu
+from minicnn.fast.settings import Settings, configure, settings  # noqa: F401
+from minicnn.ops import conv as plain_conv
+from minicnn.ops import linear as plain_linear
+from minicnn.ops import pool as plain_pool
+from minicnn.ops import relu as plain_relu
+
+TWINS = {
+    plain_conv.conv2d_forward: conv.conv2d_forward,
+    plain_conv.conv2d_backward: conv.conv2d_backward,
+    plain_pool.max_pool2d_forward: pool.max_pool2d_forward,
+    plain_pool.max_pool2d_backward: pool.max_pool2d_backward,
+    plain_linear.linear_forward: linear.linear_forward,
+    plain_linear.linear_backward: linear.linear_backward,
+    plain_relu.relu_forward: relu.relu_forward,
+    plain_relu.relu_backward_normal: relu.relu_backward_normal,
+    plain_relu.relu_backward_deconv: relu.relu_backward_deconv,
+    plain_relu.relu_backward_guided: relu.relu_backward_guided,
+}
+
+
+
+def twin_of(plain_function):
+    """The fast twin of a function of minicnn/ops/ (itself if it has none)."""
+    memory.set_up_once()                   # malloc's options, the first time only
+    return TWINS.get(plain_function, plain_function)

@@ -1,0 +1,111 @@
+"""The fast twin of minicnn/ops/conv.py: the same im2col convolution, in small tiles, per core.
+
+    out[n] = w @ cols[n]                     dw = sum_n dout[n] @ cols[n].T
+    dcols[n] = w.T @ dout[n]                 dx[n] = col2im(dcols[n])
+
+with w as (F, C*KH*KW), cols[n] (C*KH*KW, OH*OW) and dout[n] as (F, OH*OW).
+
+The columns of a whole batch are 9x the size of its input for a 3x3 kernel (151 MB for
+the reference net's conv2 at batch 128), so they are never made at once: a few images at
+a time are laid out by a compiled kernel (fast/kernels/im2col.py) in one small reused
+buffer, which stays in the cache for the matrix multiply that reads it. Backward lays
+them out again rather than keeping them (cheap, and it keeps memory small). Each core
+works on its own share of the batch (fast/parallel.py).
+
+3x3 filters at stride 1 (most of the reference net) take a faster road to the same
+result: Winograd's F(2x2, 3x3), in fast/winograd.py, with 2.25x fewer multiplies. Other
+shapes, and inputs with fewer than settings().winograd_min_channels channels (such as
+the first layer's RGB), use im2col: with so few channels to sum over, Winograd's 16 small
+matrix multiplies cost more than they save. Both are checked against the plain route.
+"""
+import numpy as np
+
+from minicnn.fast import winograd
+from minicnn.fast.kernels.im2col import col2im, im2col
+from minicnn.fast.parallel import for_each_share, one_blas_thread, tiles
+from minicnn.fast.settings import settings
+from minicnn.ops.checks import conv_output_size
+
+
+def uses_winograd(C, KH, KW, stride):
+    """Whether a convolution of C input channels with KH x KW filters at `stride` takes
+    the Winograd road (with the settings in force)."""
+    return (KH, KW, stride) == (3, 3, 1) and C >= settings().winograd_min_channels
+
+
+def conv2d_forward(ctx, x, w, b, stride, padding):
+    """x (N, C, H, W), w (F, C, KH, KW), b (F,) or None -> out (N, F, OH, OW)."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
+    x = np.ascontiguousarray(x)
+    ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
+    ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
+    ctx.winograd = uses_winograd(C, KH, KW, stride)
+    # images per share at least: waking a helper costs tens of microseconds
+    ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
+    with one_blas_thread():
+        if ctx.winograd:                                 # dw needs the transformed input
+            out, ctx.U, ctx.kept = winograd.forward(x, w, b, padding, ctx.min_share,
+                                                    keep_V=ctx.needs_input_grad[1])
+            return out                                   # (N, F, OH, OW)
+
+        w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
+        out = np.empty((N, F, OH * OW), dtype=w.dtype)
+
+        def forward_share(n0, n1):                       # images n0:n1, on one core
+            cols = column_buffer(n1 - n0, w, OH, OW)     # (T, C*KH*KW, OH*OW)
+            for t0, t1 in tiles(n0, n1, len(cols)):
+                im2col(x[t0:t1], KH, KW, stride, padding, OH, OW, cols[:t1 - t0])
+                np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
+                if b is not None:
+                    out[t0:t1] += b[:, None]             # (F, 1): one per row of out
+        for_each_share(N, forward_share, ctx.min_share)
+    return out.reshape(N, F, OH, OW)
+
+
+def conv2d_backward(ctx, dout):
+    """dout (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,); None for those
+    nobody asked for."""
+    F, C, KH, KW = ctx.w.shape
+    N = dout.shape[0]
+    s, p, OH, OW = ctx.stride, ctx.padding, ctx.OH, ctx.OW
+    dout = np.ascontiguousarray(dout)
+    need_dx, need_dw, need_db = ctx.needs_input_grad
+    with one_blas_thread():
+        if ctx.winograd:
+            return winograd.backward(ctx.x, ctx.kept, ctx.U, dout, p, ctx.min_share,
+                                     need_dx, need_dw, need_db)
+        dout = dout.reshape(N, F, OH * OW)
+        w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
+        dx = np.empty((N, C) + ctx.x_hw, dtype=ctx.w.dtype) if need_dx else None
+
+        def backward_share(n0, n1):                      # images n0:n1, on one core
+            dw = np.zeros_like(w_rows)                   # (F, C*KH*KW), summed over n0:n1
+            db = np.zeros(F, dtype=ctx.w.dtype)
+            cols = column_buffer(n1 - n0, ctx.w, OH, OW)     # (T, C*KH*KW, OH*OW)
+            for t0, t1 in tiles(n0, n1, len(cols)):
+                tile = cols[:t1 - t0]
+                if need_dw:                              # dw += sum_n dout[n] @ cols[n].T
+                    im2col(ctx.x[t0:t1], KH, KW, s, p, OH, OW, tile)
+                    dw += np.matmul(dout[t0:t1], tile.transpose(0, 2, 1)).sum(axis=0)
+                if need_db:
+                    db += dout[t0:t1].sum(axis=(0, 2))
+                if need_dx:                              # dx[n] = col2im(w.T @ dout[n])
+                    np.matmul(w_rows.T, dout[t0:t1], out=tile)     # the buffer now holds dcols
+                    col2im(tile, KH, KW, s, p, OH, OW, dx[t0:t1])   # (T, C, H, W)
+            return dw, db
+
+        shares = for_each_share(N, backward_share, ctx.min_share)
+    dw = sum(dw for dw, _ in shares).reshape(ctx.w.shape) if need_dw else None
+    db = sum(db for _, db in shares) if need_db else None
+    return dx, dw, db
+
+
+def column_buffer(n, w, OH, OW):
+    """An empty (T, C*KH*KW, OH*OW) buffer for the columns of T of n images at a time: as
+    many as fit in settings().tile_bytes, at least one."""
+    _, C, KH, KW = w.shape
+    one_image = C * KH * KW * OH * OW * w.dtype.itemsize
+    T = max(1, min(n, settings().tile_bytes // one_image))
+    return np.empty((T, C * KH * KW, OH * OW), dtype=w.dtype)

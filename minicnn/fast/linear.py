@@ -1,0 +1,57 @@
+"""The fast twin of minicnn/ops/linear.py: out = x @ w.T + b, shared between the cores.
+
+The work is shared by the weight matrix, not by the batch: each core computes its share
+of the output units (the forward's out and the backward's dw) or of the input features
+(dx), so it reads only its part of w. The weights are usually the biggest array here
+(fc1 of the reference net: 4 MB), and with a small batch reading them is most of the
+time. Small products (a batch of one, fc2) are done in one go: a hand-off to the other
+core would cost more than it saves.
+"""
+import numpy as np
+
+from minicnn.fast.parallel import for_each_share, one_blas_thread
+from minicnn.fast.settings import settings
+
+
+def linear_forward(ctx, x, w, b):
+    """x (N, D), w (M, D), b (M,) or None -> out (N, M)."""
+    N, M = x.shape[0], w.shape[0]
+    out = np.empty((N, M), dtype=w.dtype)
+
+    def forward_share(m0, m1):                           # output units m0:m1, on one core
+        np.matmul(x, w[m0:m1].T, out=out[:, m0:m1])
+        if b is not None:
+            out[:, m0:m1] += b[m0:m1]
+    with one_blas_thread():
+        for_each_share(M, forward_share, min_share(N, w, M))
+    ctx.x, ctx.w = x, w
+    return out
+
+
+def linear_backward(ctx, dout):
+    """dout (N, M) -> dx (N, D), dw (M, D), db (M,); None for those nobody asked for."""
+    need_dx, need_dw, need_db = ctx.needs_input_grad
+    x, w = ctx.x, ctx.w
+    (M, D), dx, dw = w.shape, None, None
+
+    def dx_share(d0, d1):                                # input features d0:d1
+        np.matmul(dout, w[:, d0:d1], out=dx[:, d0:d1])
+
+    def dw_share(m0, m1):                                # output units m0:m1
+        np.matmul(dout[:, m0:m1].T, x, out=dw[m0:m1])
+
+    with one_blas_thread():
+        if need_dx:
+            dx = np.empty(x.shape, dtype=w.dtype)        # (N, D)
+            for_each_share(D, dx_share, min_share(len(x), w, D))
+        if need_dw:
+            dw = np.empty(w.shape, dtype=w.dtype)        # (M, D)
+            for_each_share(M, dw_share, min_share(len(x), w, M))
+    db = dout.sum(axis=0) if need_db else None           # (M,)
+    return dx, dw, db
+
+
+def min_share(N, w, n):
+    """Rows or columns of w (n of them) per share, for a batch of N: all n (one share)
+    when the product is small."""
+    return n if N * w.size < settings().linear_min_work else 1

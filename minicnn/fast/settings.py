@@ -1,0 +1,66 @@
+"""The fast route's choices, in one place: how many threads, how big a tile, when Winograd.
+
+    from minicnn import fast
+    fast.settings().workers                        # 2 on a 2-core machine
+    with fast.configure(winograd_min_channels=1):  # every 3x3 stride-1 conv by Winograd
+        ...
+
+None of these changes a result beyond float rounding; they decide only how the work is
+done, and the tests use `configure` to drive every path (one image per tile, every op split
+between threads, Winograd on three channels) through the public switch. The values hold
+per thread and per asyncio task (a contextvars.ContextVar), like the route itself.
+"""
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, fields, replace
+
+import numba
+
+
+@dataclass(frozen=True)
+class Settings:
+    # threads that share an op: the calling thread and workers - 1 helpers (fast/parallel.py);
+    # one per core, or NUMBA_NUM_THREADS
+    workers: int = numba.config.NUMBA_NUM_THREADS
+    # 3x3 stride-1 convolutions with this many input channels or more use Winograd's
+    # F(2x2, 3x3) (fast/winograd.py); with fewer (the first layer's RGB) there is too little
+    # to sum over for its 16 small matrix multiplies to pay for the transforms
+    winograd_min_channels: int = 24
+    # a convolution lays out columns (im2col) or transformed tiles (Winograd) for a few
+    # images at a time in buffers of at most this many bytes, which stay in the cache
+    tile_bytes: int = 4 * 2**20
+    # the least work worth handing to another core (a hand-off costs tens of microseconds)
+    conv_min_share: int = 2**22        # multiply-adds
+    pool_min_share: int = 2**18        # input elements
+    relu_min_share: int = 2**19        # elements (2 MB of float32)
+    linear_min_work: int = 2**21       # multiply-adds: a smaller product is done in one go
+    # a thread waiting for news polls this many times (each a sched_yield) before sleeping
+    polls: int = 1000
+
+
+_settings = ContextVar("minicnn_fast_settings", default=Settings())
+
+
+def settings():
+    """The Settings in force here."""
+    return _settings.get()
+
+
+@contextmanager
+def configure(**changes):
+    """Change some settings inside the block; the previous ones come back afterwards.
+
+    Every value is an integer >= 1 (polls >= 0)."""
+    names = {f.name for f in fields(Settings)}
+    for name, value in changes.items():
+        if name not in names:
+            raise TypeError(f"fast.configure: unknown setting {name!r}; "
+                            f"settings are: {', '.join(sorted(names))}")
+        least = 0 if name == "polls" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"fast.configure: {name} must be an integer >= {least}, got {value!r}")
+    token = _settings.set(replace(settings(), **changes))
+    try:
+        yield settings()
+    finally:
+        _settings.reset(token)

@@ -1,0 +1,57 @@
+"""Two routes through every op: the plain one you read, and the fast twin that runs by default.
+
+The plain route is minicnn/ops/: each op's forward and backward in textbook NumPy (im2col
+and one matrix multiply for convolution, the ReLU rules as one-liners). The fast route is
+minicnn/fast/: numba kernels, Winograd's convolution, work split between the cores. Every
+fast function has the signature of its plain twin, and the tests hold the two to the same
+results, so the switch changes the speed and never the answer:
+
+    with minicnn.plain():              # this block runs the code of minicnn/ops/ only
+        loss.backward()                # step into it with a debugger
+
+    MINICNN_PLAIN=1 python train.py    # a whole process on the plain route
+    minicnn explain cat.jpg --plain    # one command
+
+The switch is a contextvars.ContextVar: it holds for the thread (or the asyncio task) that
+set it, so two threads, or two requests of a server, never see each other's route.
+
+An op picks its route when its forward runs, and its backward keeps that choice: the two
+routes save different things for the backward.
+"""
+import os
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_plain = ContextVar("minicnn_plain", default=None)     # None: follow MINICNN_PLAIN
+
+
+@contextmanager
+def plain(on=True):
+    """Run the block on the plain route (on=False: on the fast route, whatever is around it).
+
+    The previous route comes back when the block ends, also when it raises.
+    """
+    token = _plain.set(bool(on))
+    try:
+        yield
+    finally:
+        _plain.reset(token)
+
+
+def is_plain():
+    """True where the plain route is in force: inside `plain()`, or with MINICNN_PLAIN=1."""
+    on = _plain.get()
+    return os.environ.get("MINICNN_PLAIN", "") == "1" if on is None else on
+
+
+def twin(plain_function, plain=None):
+    """The function to run on a route: `plain_function` itself (from minicnn/ops/) on the
+    plain route, its fast twin (listed in minicnn/fast/__init__.py) otherwise.
+
+    plain: which route, True or False; default the one in force. (A Function passes
+    `self.plain`, the route in force when its forward ran.) The fast route is imported,
+    and prepared, the first time it is chosen."""
+    if is_plain() if plain is None else plain:
+        return plain_function
+    from minicnn import fast                            # not at import: see fast/__init__.py
+    return fast.twin_of(plain_function)
