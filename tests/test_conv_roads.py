@@ -1,0 +1,209 @@
+"""Convolution on the fast route's two roads, im2col and Winograd's F(2x2, 3x3), against the
+direct six-loop convolution (fast/kernels/naive.py) and centred differences: in tiles of any
+size, with any subset of gradients asked for, and the choice of road by default.
+
+The fast route's choices are made through its public switch, fast.configure
+(fast/settings.py). test_conv2d_matches_six_loops runs on the plain route as well.
+"""
+import numpy as np
+import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+import minicnn
+import minicnn.functional as F
+from gradcheck import check_gradients
+from kernel_calls import window_shapes
+from minicnn import fast
+from minicnn.fast import winograd
+from minicnn.fast.conv import uses_winograd
+from minicnn.fast.kernels.naive import conv2d_naive
+from minicnn.tensor import Tensor
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fast_route():
+    """The tests below are about the fast route's roads, whatever MINICNN_PLAIN says."""
+    with minicnn.plain(False):
+        yield
+
+
+@settings(deadline=None, max_examples=30)
+@given(F_=st.integers(1, 3), bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+       **window_shapes)
+@example(N=1, C=3, F_=2, bias=True, dtype=np.float32, H=5, W=3, KH=2, KW=3, stride=1, padding=1, seed=0)
+def test_conv2d_matches_six_loops(N, C, F_, bias, dtype, H, W, KH, KW, stride, padding, seed):
+    """Both routes, every shape: the convolution is the direct six-loop sum."""
+    assume(KH <= H + 2 * padding and KW <= W + 2 * padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F_, C, KH, KW)).astype(dtype)
+    b = rng.standard_normal(F_).astype(dtype) if bias else None
+    b_tensor = None if b is None else Tensor(b)
+    expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, stride, padding)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    for plain in (False, True):
+        with minicnn.plain(plain):
+            out = F.conv2d(Tensor(x), Tensor(w), b_tensor, stride=stride, padding=padding)
+        assert out.dtype == dtype
+        np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("images_per_tile", [1, 2, 3])
+def test_conv2d_in_tiles_equals_one_tile(images_per_tile):
+    """The convolution lays out a few images' columns at a time (settings().tile_bytes). Forward and all
+    three gradients must not depend on where the tiles split the batch (5 images: the last
+    tile is short for 2 and 3 per tile)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 6, 7))
+    w = rng.standard_normal((4, 3, 3, 3))
+    b = rng.standard_normal(4)
+    dout = rng.standard_normal((5, 4, 3, 4))
+
+    def run():
+        xt, wt, bt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+        out = F.conv2d(xt, wt, bt, stride=2, padding=1)
+        out.backward(dout)
+        return out.data, xt.grad, wt.grad, bt.grad
+
+    whole = run()                                       # the default: 5 small images fit one tile
+    one_image = 3 * 3 * 3 * 3 * 4 * 8                   # C*KH*KW rows x OH*OW columns x 8 bytes
+    with fast.configure(tile_bytes=images_per_tile * one_image):
+        tiled = run()
+    for got, want in zip(tiled, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 2, 1), rtol=1e-12, atol=1e-12)
+
+
+winograd_shapes = dict(
+    N=st.integers(1, 3), C=st.integers(1, 3), H=st.integers(1, 7), W=st.integers(1, 7),
+    padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16),
+)
+
+
+def winograd_assume(H, W, padding):
+    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)               # room for a 3x3 filter
+
+
+@settings(deadline=None, max_examples=30)
+@given(F_=st.integers(1, 3), bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+       **winograd_shapes)
+@example(N=1, C=1, F_=1, H=1, W=1, padding=1, bias=True, dtype=np.float64, seed=0)    # OH = OW = 1
+@example(N=3, C=2, F_=2, H=7, W=5, padding=0, bias=False, dtype=np.float32, seed=0)   # odd OH, OW
+@example(N=2, C=3, F_=3, H=4, W=6, padding=2, bias=True, dtype=np.float64, seed=0)
+def test_conv2d_by_winograd_matches_six_loops(N, C, F_, H, W, padding, bias, dtype, seed):
+    winograd_assume(H, W, padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F_, C, 3, 3)).astype(dtype)
+    b = rng.standard_normal(F_).astype(dtype) if bias else None
+    with fast.configure(winograd_min_channels=1):
+        out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None if b is None else Tensor(b),
+                       stride=1, padding=padding)
+    assert out.ctx.winograd                                             # the road under test
+    assert out.dtype == dtype
+    expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("images_per_tile", [1, 2, 3])
+def test_winograd_in_tiles_equals_one_tile(images_per_tile):
+    """Like test_conv2d_in_tiles_equals_one_tile, for the Winograd road: it transforms a few
+    images at a time (settings().tile_bytes), in the forward and again in the backward."""
+    rng = np.random.default_rng(0)
+    N, C, F_, H, W = 5, 3, 4, 6, 7                                      # 3 x 4 tiles per image
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((F_, C, 3, 3))
+    b = rng.standard_normal(F_)
+    dout = rng.standard_normal((N, F_, H, W))                           # padding 1: same size
+
+    def run():
+        xt, wt, bt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+        out = F.conv2d(xt, wt, bt, stride=1, padding=1)
+        assert out.ctx.winograd
+        out.backward(dout)
+        return out.data, xt.grad, wt.grad, bt.grad
+
+    with fast.configure(winograd_min_channels=1, workers=1):        # one share: only tiles split
+        whole = run()                                   # the default: 5 small images fit one tile
+    slots = 3 * 5                                       # 3 rows of 4 tiles and a spare slot
+    one_image = 16 * (C + F_) * slots * 8               # V and M of one image: 16 x (C + F) x Q x 8 bytes
+    with fast.configure(winograd_min_channels=1, workers=1, tile_bytes=images_per_tile * one_image):
+        V_buffer, _ = winograd.buffers(N, C, F_, slots, np.float64)
+        assert len(V_buffer) == images_per_tile * 16 * C * slots      # the split under test
+        tiled = run()
+    for got, want in zip(tiled, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True),
+                                   (True, False, True)], ids=["x", "w", "b", "x,b"])
+def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
+    """With only some inputs requiring grad (so forward keeps no V, or backward skips dx), the
+    gradients asked for are those of the im2col route."""
+    rng = np.random.default_rng(1)
+    x, w, b = rng.standard_normal((2, 3, 5, 6)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    dout = rng.standard_normal((2, 2, 5, 6))
+
+    def grads():
+        tensors = [Tensor(a, requires_grad=need) for a, need in zip((x, w, b), needs)]
+        out = F.conv2d(*tensors, stride=1, padding=1)
+        out.backward(dout)
+        return out.ctx.winograd, [t.grad for t in tensors]
+
+    by_im2col, expected = grads()
+    with fast.configure(winograd_min_channels=1):
+        by_winograd, got = grads()
+    assert (by_im2col, by_winograd) == (False, True)
+    for g, e, need in zip(got, expected, needs):
+        assert (g is None) == (not need)
+        if need:
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("C, KH, stride, padding, winograd", [
+    (24, 3, 1, 1, True),                # the threshold, settings().winograd_min_channels
+    (25, 3, 1, 0, True),
+    (23, 3, 1, 1, False),               # too few channels to pay
+    (3, 3, 1, 1, False),                # RGB
+    (24, 3, 2, 1, False),               # stride 2
+    (24, 5, 1, 2, False),               # 5x5 filters
+])
+def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, winograd):
+    """With the default threshold, 3x3 stride-1 layers with 24 channels or more use Winograd;
+    either way the result is the six-loop convolution."""
+    assert fast.settings().winograd_min_channels == 24, "the channel counts below straddle it"
+    assert uses_winograd(C, KH, KH, stride) is winograd
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((2, C, 5, 4))
+    w = rng.standard_normal((2, C, KH, KH))
+    b = rng.standard_normal(2)
+    out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), stride=stride, padding=padding)
+    assert out.ctx.winograd is winograd
+    np.testing.assert_allclose(out.data, conv2d_naive(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+
+
+@settings(deadline=None, max_examples=20)
+@given(N=st.integers(1, 2), C=st.integers(1, 3), F_=st.integers(1, 3),
+       H=st.integers(1, 6), W=st.integers(1, 6), padding=st.integers(0, 2), bias=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+@example(N=2, C=2, F_=3, H=5, W=4, padding=1, bias=True, seed=0)     # odd H: a half-used tile row
+@example(N=1, C=1, F_=2, H=1, W=3, padding=1, bias=False, seed=1)    # one row, mostly padding
+@example(N=1, C=3, F_=1, H=6, W=5, padding=0, bias=True, seed=2)
+@example(N=2, C=1, F_=1, H=3, W=2, padding=2, bias=False, seed=3)
+def test_conv2d_by_winograd_gradients(N, C, F_, H, W, padding, bias, seed):
+    """3x3 stride-1 filters through Winograd's F(2x2, 3x3) (every channel count here, not just
+    C >= 24): its backward must be the true gradient of its forward."""
+    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3))]
+    arrays += [rng.standard_normal(F_)] if bias else []
+
+    def conv(x, w, b=None):
+        out = F.conv2d(x, w, b, stride=1, padding=padding)
+        assert out.ctx is None or out.ctx.winograd                      # the road under test
+        return out
+    with fast.configure(winograd_min_channels=1):
+        check_gradients(conv, *arrays, seed=seed)
