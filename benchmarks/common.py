@@ -95,5 +95,25 @@ def torch_or_none(threads):
     return torch
 
 
+def cpu():
+    """The CPU's model name and its widest vector extensions, from /proc/cpuinfo (Linux):
+    e.g. "Intel(R) Xeon(R) Processor [AVX2, AVX-512F, AMX]"."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    names = [("avx2", "AVX2"), ("avx512f", "AVX-512F"), ("amx_tile", "AMX")]
+    found = [name for flag, name in names if flag in flags]
+    return f"{model} [{', '.join(found) or 'no AVX2'}]"
+
+
 def machine():
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -3,7 +3,7 @@ gradient of one logit per image (a random class) with respect to the input, for 
 of 1 and of 64 random CIFAR-sized images. Time per call and images per second.
 
     python benchmarks/gradient_maps.py [--batch 1 64] [--method saliency guided deconv]
-                                       [--repeats 20] [--threads 2]
+                                       [--repeats 20] [--threads 2] [--plain]
 
 minicnn: minicnn.visualize.saliency / guided_backprop / deconvnet(model, x, target).
 PyTorch (pip install -e ".[bench]"), same weights: plain autograd for saliency; for the
@@ -11,6 +11,7 @@ other two every nn.ReLU is swapped for a torch.autograd.Function whose backward 
 the rule (guided: max(dout, 0) * (x > 0); deconvnet: max(dout, 0)), as Captum does with
 hooks. Parameters are frozen on both sides, so neither computes weight gradients. Before
 timing, each map is checked to be the same on both sides; the two alternate in one run.
+--plain adds a side: minicnn on its plain route (minicnn/ops/ alone).
 """
 import argparse
 import copy
@@ -18,6 +19,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+import minicnn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
@@ -79,12 +82,18 @@ def torch_map(torch, net, x, target):
     return run
 
 
+def plain_map(method, model, x, target):
+    with minicnn.plain():
+        return method(model, x, target)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 64])
     parser.add_argument("--method", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
+    parser.add_argument("--plain", action="store_true", help="time the plain route too")
     args = parser.parse_args()
 
     model = reference_model()
@@ -95,6 +104,8 @@ def main():
             x = random_images(batch)
             target = np.random.default_rng(1).integers(0, 10, batch)   # (N,) one class each
             sides = {"minicnn": lambda: METHODS[method](model, x, target)}
+            if args.plain:
+                sides["plain"] = lambda: plain_map(METHODS[method], model, x, target)
             if torch is not None:
                 sides["pytorch"] = torch_map(torch, nets[method], x, target)
                 ours, theirs = sides["minicnn"](), sides["pytorch"]()

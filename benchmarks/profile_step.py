@@ -5,7 +5,7 @@
 Runs cProfile over a few steps and prints, for every op's forward and backward
 and every numba kernel, the time per step (cumulative: a conv's forward
 includes its im2col). cProfile sees only the calling thread, which works the
-first share of every op (minicnn/parallel.py): the kernel rows are that share's.
+first share of every op (fast/parallel.py): the kernel rows are that share's.
 A diagnostic for the speed work, not a comparison.
 """
 import argparse
@@ -48,8 +48,9 @@ def main():
 
     rows = []
     for (path, _, name), (_, _, _, cumulative, _) in pstats.Stats(profiler).stats.items():
-        is_kernel = "minicnn/kernels/" in path
+        is_kernel = "minicnn/fast/kernels/" in path
         is_op = "minicnn/ops/" in path and name in ("forward", "backward")
+        is_op = is_op or ("minicnn/fast/" in path and name.endswith(("_forward", "_backward")))
         if is_kernel or is_op:
             where = path.split("minicnn/")[-1]
             rows.append((cumulative / args.steps, f"{where}:{name}"))

@@ -1,10 +1,11 @@
 """Training-step throughput of the reference net: forward, backward and an SGD
 step on a batch of random CIFAR-sized images, in images per second.
 
-    python benchmarks/train_step.py [--batch 128] [--repeats 20] [--threads 2]
+    python benchmarks/train_step.py [--batch 128] [--repeats 20] [--threads 2] [--plain]
 
 With PyTorch installed (pip install -e ".[bench]") the same step runs in
-PyTorch too, alternating with minicnn, and the ratio is printed.
+PyTorch too, alternating with minicnn, and the ratio is printed. --plain adds a
+third side: the same step on minicnn's plain route (minicnn/ops/ alone).
 """
 import argparse
 import sys
@@ -54,10 +55,18 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
+    parser.add_argument("--plain", action="store_true", help="time the plain route too")
     args = parser.parse_args()
 
     step, model, x, y = minicnn_step(args.batch)
     sides = {"minicnn": step}
+    if args.plain:
+        plain_step = minicnn_step(args.batch)[0]
+
+        def on_the_plain_route():
+            with minicnn.plain():
+                plain_step()
+        sides["plain"] = on_the_plain_route
     torch = torch_or_none(args.threads)
     if torch is not None:
         sides["pytorch"] = torch_step(torch, model, x, y)
