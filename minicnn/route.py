@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 _plain = ContextVar("minicnn_plain", default=None)     # None: follow MINICNN_PLAIN
+_replaced = ContextVar("minicnn_replaced", default={})  # {plain function: stand-in}
 
 
 @contextmanager
@@ -44,6 +45,25 @@ def is_plain():
     return os.environ.get("MINICNN_PLAIN", "") == "1" if on is None else on
 
 
+@contextmanager
+def replaced(functions):
+    """Run the block on the plain route, with your own functions standing in for some of
+    minicnn/ops/: `functions` maps a plain function to its stand-in, which takes the same
+    arguments and returns the same things.
+
+        with minicnn.route.replaced({relu.relu_backward_guided: my_guided_rule}):
+            maps = minicnn.visualize.guided_backprop(model, x, "cat")   # drawn by your rule
+
+    `minicnn exercise check` uses this to draw the lecture's pictures with a student's code.
+    """
+    token = _replaced.set({**_replaced.get(), **functions})
+    try:
+        with plain():
+            yield
+    finally:
+        _replaced.reset(token)
+
+
 def twin(plain_function, plain=None):
     """The function to run on a route: `plain_function` itself (from minicnn/ops/) on the
     plain route, its fast twin (listed in minicnn/fast/__init__.py) otherwise.
@@ -52,6 +72,6 @@ def twin(plain_function, plain=None):
     `self.plain`, the route in force when its forward ran.) The fast route is imported,
     and prepared, the first time it is chosen."""
     if is_plain() if plain is None else plain:
-        return plain_function
+        return _replaced.get().get(plain_function, plain_function)
     from minicnn import fast                            # not at import: see fast/__init__.py
     return fast.twin_of(plain_function)

@@ -190,3 +190,29 @@ def test_the_plain_route_trains_the_reference_net_without_loading_the_fast_route
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_replaced_runs_a_stand_in_on_the_plain_route_and_only_in_its_block():
+    """route.replaced: your own function in place of one of minicnn/ops/ (the exercises)."""
+    from minicnn.ops import relu
+
+    calls = []
+
+    def my_guided(x, dout):                  # the rule written the long way round
+        calls.append(x.shape)
+        return np.where((x > 0) & (dout > 0), dout, 0.0)
+
+    x = np.random.default_rng(3).standard_normal((2, 5))
+    dout = np.random.default_rng(4).standard_normal((2, 5))
+
+    def guided_grad():
+        xt = Tensor(x, requires_grad=True)
+        with minicnn.backward_rule("guided"):
+            F.relu(xt).backward(dout)
+        return xt.grad
+    with route.replaced({relu.relu_backward_guided: my_guided}):
+        assert route.is_plain()
+        got = guided_grad()
+    assert calls == [(2, 5)] and not route.is_plain()
+    np.testing.assert_array_equal(got, guided_grad())            # the same as ops/relu.py's
+    assert calls == [(2, 5)]                                      # not called outside the block

@@ -16,6 +16,7 @@ through the first convolutions only the part of each copy that the square change
 import numpy as np
 from matplotlib.figure import Figure
 
+from minicnn.ops.checks import conv_output_size
 from minicnn.ops.loss import stable_log_softmax
 from minicnn.visualize.images import input_stats, pixel_range
 from minicnn.visualize.incremental import occluded_logits
@@ -61,7 +62,7 @@ def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, m
         raise ValueError(f"occlusion: size must be in 1..{min(H, W)} and stride >= 1, "
                          f"got size={size}, stride={stride}")
     value = occluder_value(model, fill, mean, std)
-    OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
+    OH, OW = conv_output_size(H, size, stride), conv_output_size(W, size, stride)   # positions
     corners = [(i * stride, j * stride) for i in range(OH) for j in range(OW)]
     classes = np.array([u[0] for u in units])                     # (N,)
     base = probabilities(model, x)[np.arange(N), classes]        # (N,)
