@@ -14,13 +14,50 @@ How ConvNets see (minicnn.visualize; every command takes --model NAME_OR_PATH):
     minicnn class-model --target cat            gradient ascent on the input for a class
     minicnn sanity                              maps after cascading randomisation
 
-Every subcommand reports bad input as one readable line and a non-zero exit.
+Two options work with every subcommand, before or after its name:
+    --plain     run on the plain route: only the textbook NumPy code of minicnn/ops/,
+                slower, and the code to step through in a debugger (minicnn/route.py)
+    --debug     show an error's whole traceback instead of one line
+
+A mistake in what you give (a file, a model, a layer, a class, an option, the data) is
+reported as one line, `minicnn <command>: error: ...`, with exit status 2: the commands
+open and check what you give through `user_input`, which turns the library's ValueError
+into a UsageError. Any other exception is a bug in minicnn and shows its traceback.
 """
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
+
+
+class UsageError(Exception):
+    """Something the user gave cannot be used; `main` prints it as one line, exit status 2."""
+
+
+def user_input(function, *args, **kwargs):
+    """function(*args, **kwargs) for a call that opens or checks what the user gave: its
+    ValueError (the library's error for bad input, naming the value) becomes a UsageError.
+
+    Only calls that take the user's input directly go through here; a ValueError anywhere
+    else is a bug and keeps its traceback.
+    """
+    try:
+        return function(*args, **kwargs)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def positive_int(text):
+    """argparse type: an int >= 1 (a count of images, units, ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def cmd_summary(args):
@@ -44,9 +81,10 @@ def cmd_summary(args):
 
 def cmd_train(args):
     from minicnn.train import config_from_args, train
+    config = config_from_args(args)
+    user_input(config.check)                          # bad options: one line, before any work
     command = "minicnn " + " ".join(sys.argv[1:]) if args.command_line is None else args.command_line
-    meta = train(config_from_args(args), resume=args.resume, progress=not args.quiet,
-                 command=command)
+    meta = train(config, resume=args.resume, progress=not args.quiet, command=command)
     print(f"test accuracy {meta.get('test_accuracy', float('nan')):.4f} after epoch "
           f"{meta['epoch']}, {meta['train_seconds'] / 60:.1f} min of training; files in {args.out}")
     return 0
@@ -56,11 +94,11 @@ def cmd_eval(args):
     from minicnn.data import load_cifar10
     from minicnn.models import open_model
     from minicnn.train import evaluate
-    model = open_model(args.checkpoint)
+    model = user_input(open_model, args.checkpoint)
     meta = model.meta
     data = load_cifar10(args.data)
     if list(data.classes) != list(meta["classes"]):
-        raise ValueError(f"eval: the data's classes {list(data.classes)} differ from the "
+        raise UsageError(f"the data's classes {list(data.classes)} differ from the "
                          f"checkpoint's {meta['classes']}")
     accuracy, confusion = evaluate(model, data.test_x, data.test_y,
                                    np.float32(meta["mean"]), np.float32(meta["std"]))
@@ -72,9 +110,11 @@ def cmd_eval(args):
 
 
 def add_train_options(p):
+    from minicnn.models import MODELS
     from minicnn.train import SCHEDULES, TrainConfig
     d = TrainConfig()
-    p.add_argument("--model", choices=["reference_net", "mlp"], default=d.model)
+    p.add_argument("--model", choices=list(MODELS), default=d.model,
+                   help="the architecture (default %(default)s)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
@@ -100,7 +140,9 @@ def add_train_options(p):
 # Thin wrappers: parse, call minicnn.visualize, save the figure. The techniques live there.
 
 def cmd_tour(args):
+    from minicnn.models import open_model
     from minicnn.visualize.tour import run_tour
+    user_input(open_model, args.model)                # a bad model: one line, before any work
     run_tour(args.out, model=args.model, mlp=args.mlp, data=args.data, limit=args.limit,
              quick=args.quick)
     return 0
@@ -110,11 +152,11 @@ def cmd_filters(args):
     from minicnn.models import open_model
     from minicnn.plots import save_figure
     from minicnn.visualize import filters
-    model = open_model(args.model)
-    layer = args.layer or filters.first_conv_layer(model)
-    w = filters.conv_filters(model, layer)                          # (F, C, KH, KW)
+    model = user_input(open_model, args.model)
+    layer = args.layer or user_input(filters.first_conv_layer, model)
+    w = user_input(filters.conv_filters, model, layer)              # (F, C, KH, KW)
     if w.shape[1] != 3:
-        raise ValueError(f"layer {layer!r} reads {w.shape[1]} channels, not RGB; only a first "
+        raise UsageError(f"layer {layer!r} reads {w.shape[1]} channels, not RGB; only a first "
                          f"layer's filters are pictures")
     fig = filters.plot_filters(filters.weights_to_rgb(w, args.normalize),
                                title=f"{layer} filters ({args.normalize}, grey = 0)",
@@ -127,7 +169,8 @@ def cmd_weights(args):
     from minicnn.models import open_model
     from minicnn.plots import save_figure
     from minicnn.visualize import filters
-    w = filters.hidden_unit_weights(open_model(args.model), args.layer)   # (units, 3, 32, 32)
+    model = user_input(open_model, args.model)
+    w = user_input(filters.hidden_unit_weights, model, args.layer)  # (units, 3, 32, 32)
     units = list(range(min(args.units, len(w))))
     fig = filters.plot_filters(filters.weights_to_rgb(w[units], args.normalize),
                                title=f"{args.layer} hidden units as images ({args.normalize})",
@@ -139,7 +182,7 @@ def cmd_weights(args):
 def cmd_rf(args):
     from minicnn.models import open_model
     from minicnn.visualize.receptive_field import output_size, receptive_field, receptive_field_size
-    model = open_model(args.model)
+    model = user_input(open_model, args.model)
     if args.layer is None:
         print(f"{'layer':<9}{'output':<10}{'receptive field':>16}")
         for name in model.names:
@@ -147,12 +190,12 @@ def cmd_rf(args):
             out = f"{size[0]}x{size[1]}" if size else "-"
             print(f"{name:<9}{out:<10}{(f'{rf[0]}x{rf[1]}' if rf else 'whole image'):>16}")
         return 0
-    size = output_size(model, args.layer)
+    size = user_input(output_size, model, args.layer)
     if size is None:
         print(f"{args.layer}: a fully connected layer; every unit sees the whole 32x32 image")
         return 0
     y, x = (args.y, args.x) if args.y is not None else ((size[0] - 1) // 2, (size[1] - 1) // 2)
-    y0, y1, x0, x1 = receptive_field(model, args.layer, y, x)
+    y0, y1, x0, x1 = user_input(receptive_field, model, args.layer, y, x)
     print(f"{args.layer} unit at (y={y}, x={x}) of {size[0]}x{size[1]} sees rows {y0}:{y1}, "
           f"columns {x0}:{x1} of the input ({y1 - y0}x{x1 - x0} pixels)")
     return 0
@@ -166,7 +209,7 @@ def parse_channels(text, layer):
             return list(range(int(first), int(last) + 1))
         return [int(c) for c in text.split(",")]
     except ValueError:
-        raise ValueError(f"--channels for {layer}: expected a range like 0-15 or a list like "
+        raise UsageError(f"--channels for {layer}: expected a range like 0-15 or a list like "
                          f"3,7,9, got {text!r}") from None
 
 
@@ -177,14 +220,14 @@ def cmd_top9(args):
     from minicnn.tensor import Tensor, no_grad
     from minicnn.train import random_subset
     from minicnn.visualize import top_patches
-    model = open_model(args.model)
-    model.check_layer(args.layer)
+    model = user_input(open_model, args.model)
+    user_input(model.check_layer, args.layer)
     with no_grad():                                       # the layer's channel count, cheaply
         C = model.upto(args.layer)(Tensor(np.zeros((1, 3, 32, 32), dtype=np.float32))).shape[1]
     channels = parse_channels(args.channels, args.layer) if args.channels else list(range(min(C, 64)))
     bad = [c for c in channels if not 0 <= c < C]
     if bad:
-        raise ValueError(f"channel {bad[0]} is outside layer {args.layer!r}, which has {C} channels")
+        raise UsageError(f"channel {bad[0]} is outside layer {args.layer!r}, which has {C} channels")
     data = load_cifar10(args.data)
     x, _ = random_subset(data.test_x, data.test_y, args.limit, seed=0)   # sorted by class: mix
     top = top_patches.top_activations(model, x, args.layer, k=9, progress=True)
@@ -209,13 +252,13 @@ def cmd_explain(args):
     from minicnn.visualize.images import (class_index, input_stats, load_image, model_classes,
                                           to_input, to_rgb)
     from minicnn.visualize.targets import probabilities
-    model = open_model(args.model)
+    model = user_input(open_model, args.model)
     classes = model_classes(model)
-    target = class_index(classes, args.target) if args.target is not None else None
+    target = user_input(class_index, classes, args.target) if args.target is not None else None
     if args.layer is not None:
-        model.check_layer(args.layer)
-    image = load_image(args.image)                                   # (3, 32, 32) uint8
-    mean, std = input_stats(model)
+        user_input(model.check_layer, args.layer)
+    image = user_input(load_image, args.image)                       # (3, 32, 32) uint8
+    mean, std = user_input(input_stats, model)
     x = to_input(image[None], mean, std)                            # (1, 3, 32, 32)
     p = probabilities(model, x)[0]
     for k in np.argsort(-p)[:3]:
@@ -231,10 +274,10 @@ def cmd_explain(args):
             g = attribution.gradient(model, x, target, rule=attribution.RULES[args.method])
         elif args.method == "smoothgrad":
             g = attribution.smoothgrad(model, x, target, n=50)
-        elif args.method == "guided-gradcam":
-            g = guided_gradcam(model, x, target, args.layer)
+        elif args.method == "guided-gradcam":          # gradcam checks that the layer fits
+            g = user_input(guided_gradcam, model, x, target, args.layer)
         else:
-            cam = gradcam(model, x, target, args.layer)[0]
+            cam = user_input(gradcam, model, x, target, args.layer)[0]
             up = upsample(cam[None], x.shape[2:])[0]
             up = up / max(up.max(), 1e-30)
             fig = render.panel_grid([[rgb, cam / max(cam.max(), 1e-30), render.overlay(rgb, up)]],
@@ -258,11 +301,11 @@ def cmd_class_model(args):
     from minicnn.visualize import render
     from minicnn.visualize.class_model import class_model
     from minicnn.visualize.images import class_index, input_stats, model_classes, to_rgb
-    model = open_model(args.model)
+    model = user_input(open_model, args.model)
     classes = model_classes(model)
     targets = (list(range(len(classes))) if args.target == "all"
-               else [class_index(classes, t) for t in args.target.split(",")])
-    mean, std = input_stats(model)
+               else [user_input(class_index, classes, t) for t in args.target.split(",")])
+    mean, std = user_input(input_stats, model)
     options = {"steps": args.steps} if args.steps is not None else {}
     x = class_model(model, targets, preset=args.preset, objective=args.objective,
                                 seed=args.seed, progress=True, **options)
@@ -276,24 +319,29 @@ def cmd_class_model(args):
 def cmd_sanity(args):
     from minicnn.data import load_cifar10
     from minicnn.models import open_model
+    from minicnn.nn import Conv2d
     from minicnn.plots import save_figure
     from minicnn.visualize import sanity
     from minicnn.visualize.images import class_index, input_stats, load_image, model_classes
     from minicnn.visualize.images import to_input, to_rgb
     from minicnn.visualize.targets import probabilities
-    model = open_model(args.model)
+    model = user_input(open_model, args.model)
     classes = model_classes(model)
-    mean, std = input_stats(model)
+    mean, std = user_input(input_stats, model)
+    methods = sanity.SANITY_METHODS
+    if not any(isinstance(layer, Conv2d) for layer in model):
+        methods = tuple(m for m in methods if m != "gradcam")
+        print("no convolutional layer: Grad-CAM left out")
     if args.images:
-        x_uint8 = np.stack([load_image(path) for path in args.images])
+        x_uint8 = np.stack([user_input(load_image, path) for path in args.images])
     else:
         from minicnn.train import random_subset
         data = load_cifar10(args.data)
         x_uint8, _ = random_subset(data.test_x, data.test_y, args.count, seed=0)
     x = to_input(x_uint8, mean, std)
-    target = class_index(classes, args.target) if args.target is not None else \
+    target = user_input(class_index, classes, args.target) if args.target is not None else \
         list(probabilities(model, x).argmax(axis=1))
-    steps, maps, similarity = sanity.sanity_check(model, x, target)
+    steps, maps, similarity = sanity.sanity_check(model, x, target, methods)
     out = Path(args.out)
     save_figure(sanity.plot_sanity_maps(to_rgb(x, mean, std), steps, maps), out)
     curve = out.with_name(out.stem + "_similarity.png")
@@ -306,61 +354,59 @@ def cmd_sanity(args):
     return 0
 
 
-def add_visualize_commands(sub):
-    model_help = "a shipped model's name or a checkpoint path (default %(default)s)"
-    p = sub.add_parser("tour", help="run every visualisation, write DIR/index.html")
+def add_visualize_commands(sub, model_names):
+    model_help = (f"a shipped model ({', '.join(model_names)}) or a checkpoint path "
+                  f"(default %(default)s)")
+    p = add_command(sub, "tour", cmd_tour, "run every visualisation, write DIR/index.html")
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--mlp", default="mlp", help="the mlp for the weight pictures ('' to skip)")
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: $MINICNN_DATA, "
                    "the cache, then the download)")
     p.add_argument("--out", default="tour", help="output folder (default %(default)s)")
-    p.add_argument("--limit", type=int, default=10_000,
+    p.add_argument("--limit", type=positive_int, default=10_000,
                    help="test images scanned for the top-9 patches (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="fewer steps and samples: a fast preview")
-    p.set_defaults(run=cmd_tour)
 
-    p = sub.add_parser("filters", help="first-layer filters as an RGB image grid")
+    p = add_command(sub, "filters", cmd_filters, "first-layer filters as an RGB image grid")
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--layer", default=None, help="a conv layer reading RGB (default the first)")
     p.add_argument("--normalize", choices=["per_filter", "shared"], default="per_filter",
                    help="scale each filter by its own max |w|, or all by one (grey = 0 either way)")
     p.add_argument("--out", default="filters.png")
-    p.set_defaults(run=cmd_filters)
 
-    p = sub.add_parser("weights", help="the mlp's hidden units as 32x32 RGB images")
+    p = add_command(sub, "weights", cmd_weights, "the mlp's hidden units as 32x32 RGB images")
     p.add_argument("--model", default="mlp", help=model_help)
     p.add_argument("--layer", default="fc1")
-    p.add_argument("--units", type=int, default=64, help="how many units to show")
+    p.add_argument("--units", type=positive_int, default=64, help="how many units to show")
     p.add_argument("--normalize", choices=["per_filter", "shared"], default="per_filter")
     p.add_argument("--out", default="weights.png")
-    p.set_defaults(run=cmd_weights)
 
-    p = sub.add_parser("rf", help="receptive fields: a table, or one unit's input region")
+    p = add_command(sub, "rf", cmd_rf, "receptive fields: a table, or one unit's input region")
     p.add_argument("layer", nargs="?", default=None)
     p.add_argument("y", nargs="?", type=int, default=None)
     p.add_argument("x", nargs="?", type=int, default=None)
     p.add_argument("--model", default="reference_net", help=model_help)
-    p.set_defaults(run=cmd_rf)
 
-    p = sub.add_parser("top9", help="the 9 test images that excite each channel most, cropped")
+    p = add_command(sub, "top9", cmd_top9,
+                    "the 9 test images that excite each channel most, cropped")
     p.add_argument("--layer", default="conv3")
     p.add_argument("--channels", default=None, help="e.g. 0-15 or 3,7,9 (default: up to 64)")
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--data", default=None, help="CIFAR-10 source")
-    p.add_argument("--limit", type=int, default=10_000, help="test images to scan (a seeded random subset)")
+    p.add_argument("--limit", type=positive_int, default=10_000,
+                   help="test images to scan (a seeded random subset)")
     p.add_argument("--out", default="top9.png")
-    p.set_defaults(run=cmd_top9)
 
-    p = sub.add_parser("explain", help="explain one image file: prediction and a map")
+    p = add_command(sub, "explain", cmd_explain, "explain one image file: prediction and a map")
     p.add_argument("image", help="any image file Pillow reads; centre-cropped and resized to 32x32")
     p.add_argument("--method", choices=EXPLAIN_METHODS, default="guided")
     p.add_argument("--target", default=None, help="class name or index (default: the prediction)")
     p.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv's ReLU)")
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--out", default="explain.png")
-    p.set_defaults(run=cmd_explain)
 
-    p = sub.add_parser("class-model", help="gradient ascent on the input for class scores")
+    p = add_command(sub, "class-model", cmd_class_model,
+                    "gradient ascent on the input for class scores")
     p.add_argument("--target", default="all", help="class name(s), comma separated, or all")
     p.add_argument("--preset", choices=["natural", "none"], default="natural",
                    help="'none' switches every regulariser off (fooling images)")
@@ -369,48 +415,90 @@ def add_visualize_commands(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--out", default="class_model.png")
-    p.set_defaults(run=cmd_class_model)
 
-    p = sub.add_parser("sanity", help="saliency maps after cascading randomisation (Adebayo 2018)")
+    p = add_command(sub, "sanity", cmd_sanity,
+                    "saliency maps after cascading randomisation (Adebayo 2018)")
     p.add_argument("images", nargs="*", help="image files (default: test images from --data)")
     p.add_argument("--target", default=None, help="class (default: each image's prediction)")
-    p.add_argument("--count", type=int, default=2, help="random test images when no files are given")
+    p.add_argument("--count", type=positive_int, default=2,
+                   help="random test images when no files are given")
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--data", default=None, help="CIFAR-10 source")
     p.add_argument("--out", default="sanity.png")
-    p.set_defaults(run=cmd_sanity)
+
+
+def global_options(default):
+    """--plain and --debug, as a parent parser. The top-level parser has them with default
+    False; each subcommand again with default SUPPRESS, so that `minicnn --debug rf` and
+    `minicnn rf --debug` both work (a subcommand's default would overwrite the first)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--plain", action="store_true", default=default,
+                   help="run on the plain route: minicnn/ops/'s NumPy code only (slower)")
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="show an error's whole traceback instead of one line")
+    return p
+
+
+def add_command(sub, name, run, help):
+    """A subcommand whose parsed arguments go to run(args)."""
+    p = sub.add_parser(name, help=help, description=help, parents=[global_options(argparse.SUPPRESS)])
+    p.set_defaults(run=run)
+    return p
 
 
 def build_parser():
     from minicnn.models import MODELS
-    parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="minicnn", description=__doc__.splitlines()[0],
+                                     parents=[global_options(False)])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("summary", help="print a model's layers, output shapes and parameter counts")
-    p.add_argument("--model", choices=sorted(MODELS), default="reference_net")
-    p.set_defaults(run=cmd_summary)
+    p = add_command(sub, "summary", cmd_summary,
+                    "print a model's layers, output shapes and parameter counts")
+    p.add_argument("--model", choices=list(MODELS), default="reference_net")
 
-    p = sub.add_parser("train", help="train a model on CIFAR-10")
+    p = add_command(sub, "train", cmd_train, "train a model on CIFAR-10")
     add_train_options(p)
-    p.set_defaults(run=cmd_train)
 
-    p = sub.add_parser("eval", help="test accuracy of a checkpoint, overall and per class")
+    p = add_command(sub, "eval", cmd_eval, "test accuracy of a checkpoint, overall and per class")
     p.add_argument("checkpoint", nargs="?", default="reference_net",
-                   help="a .npz checkpoint, or the name of a shipped model (default reference_net)")
+                   help=f"a .npz checkpoint, or a shipped model ({', '.join(MODELS)}; "
+                        f"default reference_net)")
     p.add_argument("--data", default=None, help="CIFAR-10 source")
-    p.set_defaults(run=cmd_eval)
 
-    add_visualize_commands(sub)
+    add_visualize_commands(sub, list(MODELS))
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    """The `minicnn` command: parse argv (default sys.argv[1:]) and run; returns the exit status."""
+    return run_command(build_parser().parse_args(argv))
+
+
+def run_command(args):
+    """Run a parsed command (args.run) and return its exit status.
+
+    With --plain the command runs inside minicnn.route.plain(). A mistake in the user's
+    input (a UsageError, a DataError, or a path that is missing, a folder, or not allowed)
+    is printed as one line (the whole traceback with --debug) and gives exit status 2;
+    Ctrl-C gives 130. Any other exception is a bug and is raised as it is.
+    """
+    from minicnn.data import DataError
+    user_errors = (UsageError, DataError, FileNotFoundError, PermissionError, IsADirectoryError,
+                   NotADirectoryError)
     try:
+        if args.plain:
+            from minicnn.route import plain
+            with plain():
+                return args.run(args)
         return args.run(args)
-    except (ValueError, TypeError, OSError) as error:
-        print(f"minicnn {args.command}: error: {error}", file=sys.stderr)
+    except user_errors as error:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"minicnn {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
         print(f"minicnn {args.command}: interrupted", file=sys.stderr)
         return 130
 

@@ -35,6 +35,8 @@ def atomic_write(dest, fsync=False):
     because `os.replace` is only atomic within one file system.
     """
     dest = Path(dest)
+    if dest.is_dir():                   # say so now, not after writing the whole file
+        raise IsADirectoryError(f"{dest} is a folder; give a file name")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
     try:

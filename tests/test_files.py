@@ -40,6 +40,13 @@ def test_failure_keeps_the_old_file_and_deletes_the_temporary_one(tmp_path, erro
     assert list(tmp_path.iterdir()) == [dest]
 
 
+def test_a_folder_is_not_a_file_name(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        with atomic_write(tmp_path) as tmp:
+            tmp.write_text("never written")
+    assert list(tmp_path.parent.glob(f".{tmp_path.name}*")) == []
+
+
 def test_fsync_only_when_asked(tmp_path, monkeypatch):
     synced = []
     real_fsync = os.fsync
