@@ -53,13 +53,15 @@ def run(args):
         print(f"minicnn explore: needs the explore extra ({error.name} is missing): "
               f'pip install "minicnn[explore]"', file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    explorer = build_explorer(args.model, args.data, args.images)
     loopback = is_loopback(args.host)
     if not loopback:
         print(f"minicnn explore: warning: listening on {args.host}, so other machines can "
               f"reach this server; it has no login and computes for anyone who asks",
               file=sys.stderr)
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in 0..65535 (0: any free port), got {args.port}")
+    started = time.perf_counter()
+    explorer = build_explorer(args.model, args.data, args.images)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
