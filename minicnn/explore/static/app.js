@@ -68,6 +68,7 @@ function explainHash() {
 
 async function route() {
   const { parts, params } = parseHash();
+  delete document.body.dataset.route;       // set again when the view has been drawn
   try {
     if (parts[0] === "image" && parts.length >= 3) {
       await setImage({ source: parts[1], id: parts[2] });
@@ -96,6 +97,7 @@ async function route() {
     }
     status("");
   } catch (error) { report(error); }
+  document.body.dataset.route = location.hash;
 }
 
 function show(view) {
