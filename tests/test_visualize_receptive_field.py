@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from minicnn import nn
 from minicnn.models import reference_net
 from minicnn.tensor import Tensor
-from minicnn.visualize import output_size, receptive_field, receptive_field_size
+from minicnn.visualize import (
+    centre_unit,
+    output_size,
+    plot_receptive_fields,
+    receptive_field,
+    receptive_field_size,
+)
 
 
 @st.composite
@@ -138,3 +144,31 @@ def test_unit_outside_the_layer_is_an_error():
         receptive_field(reference_net(), "conv3", 16, 0)
     with pytest.raises(ValueError, match="unknown layer 'conv9'"):
         receptive_field(reference_net(), "conv9", 0, 0)
+
+
+def test_centre_unit_sees_the_middle_of_the_image():
+    net = reference_net()
+    assert centre_unit(net, "conv1") == (15, 15)    # rows 14:17, centred at 15.5 (16 ties: 16.5)
+    for name in ("conv2", "pool1", "conv3", "conv4", "pool2"):
+        OH, OW = output_size(net, name)
+        y0, y1, x0, x1 = receptive_field(net, name, *centre_unit(net, name))
+        # neighbouring units' fields are 32 / OH pixels apart: the best is within half of that
+        assert abs((y0 + y1) / 2 - 16) <= 16 / OH and abs((x0 + x1) / 2 - 16) <= 16 / OW, name
+    with pytest.raises(ValueError, match="'fc1' is fully connected"):
+        centre_unit(net, "fc1")
+
+
+def test_plot_receptive_fields_draws_each_box_around_its_pixels():
+    boxes = [(14, 17, 14, 17), (0, 32, 2, 30)]
+    labels = ["conv1: 3x3", "pool2: 32x28"]
+    ax = plot_receptive_fields(boxes, labels).axes[0]
+    # pixel p covers p - 0.5 .. p + 0.5: a box of rows y0:y1 spans y0 - 0.5 .. y1 - 0.5
+    drawn = [(r.get_y() + 0.5, r.get_y() + r.get_height() + 0.5,
+              r.get_x() + 0.5, r.get_x() + r.get_width() + 0.5) for r in ax.patches]
+    assert drawn == boxes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
+    assert ax.images[0].get_array().shape == (32, 32, 3)
+    on_image = plot_receptive_fields(boxes[:1], labels[:1], image=np.zeros((20, 24, 3)))
+    assert on_image.axes[0].images[0].get_array().shape == (20, 24, 3)
+    with pytest.raises(ValueError, match="2 boxes but 1 labels"):
+        plot_receptive_fields(boxes, labels[:1])

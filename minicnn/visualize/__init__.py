@@ -2,7 +2,7 @@
 
     images.py           image files, normalisation, display, class names
     filters.py          first-layer filters and the mlp's hidden units as pictures
-    receptive_field.py  the input region a unit can see
+    receptive_field.py  the input region a unit can see, drawn as boxes on the image
     top_patches.py      the top-9 images of every channel, cropped to the receptive field
     layer_views.py      those crops beside their guided-backprop / deconvnet reconstructions
     targets.py          what is explained: a class score or one unit
@@ -51,13 +51,20 @@ from minicnn.visualize.images import (
 )
 from minicnn.visualize.layer_views import plot_layer_view, reconstructions
 from minicnn.visualize.occlusion import occlusion, plot_occlusion
-from minicnn.visualize.receptive_field import output_size, receptive_field, receptive_field_size
+from minicnn.visualize.receptive_field import (
+    centre_unit,
+    output_size,
+    plot_receptive_fields,
+    receptive_field,
+    receptive_field_size,
+)
 from minicnn.visualize.render import (
     image_grid,
     mosaic,
     overlay,
     panel_grid,
     render_map,
+    signed_panel,
     signed_to_rgb,
 )
 from minicnn.visualize.sanity import (
@@ -72,13 +79,13 @@ from minicnn.visualize.top_patches import Top, crop_top, plot_top_patches, top_a
 
 __all__ = [
     "Top", "PRESETS",
-    "cascading_randomization", "class_index", "class_model", "conv_filters", "crop_top",
-    "deconvnet", "gaussian_blur", "gradcam", "gradient", "guided_backprop", "guided_gradcam",
-    "hidden_unit_weights", "high_frequency_energy", "image_grid", "input_stats", "load_image",
-    "model_classes", "mosaic", "occlusion", "output_size", "overlay", "panel_grid", "pixel_range",
-    "plot_filters", "plot_history", "plot_layer_view", "plot_occlusion", "plot_sanity_maps",
-    "plot_similarity", "plot_top_patches", "probabilities", "receptive_field", "receptive_field_size",
-    "reconstructions", "render_map", "saliency", "sanity_check", "signed_to_rgb", "smoothgrad",
-    "spearman", "to_input", "to_rgb", "top_activations", "unit_gradient", "upsample",
-    "weights_to_rgb",
+    "cascading_randomization", "centre_unit", "class_index", "class_model", "conv_filters",
+    "crop_top", "deconvnet", "gaussian_blur", "gradcam", "gradient", "guided_backprop",
+    "guided_gradcam", "hidden_unit_weights", "high_frequency_energy", "image_grid", "input_stats",
+    "load_image", "model_classes", "mosaic", "occlusion", "output_size", "overlay", "panel_grid",
+    "pixel_range", "plot_filters", "plot_history", "plot_layer_view", "plot_occlusion",
+    "plot_receptive_fields", "plot_sanity_maps", "plot_similarity", "plot_top_patches",
+    "probabilities", "receptive_field", "receptive_field_size", "reconstructions", "render_map",
+    "saliency", "sanity_check", "signed_panel", "signed_to_rgb", "smoothgrad", "spearman",
+    "to_input", "to_rgb", "top_activations", "unit_gradient", "upsample", "weights_to_rgb",
 ]

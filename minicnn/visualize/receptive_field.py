@@ -14,8 +14,14 @@ pixel.
 
 The lecture's "Aside: relevant patch?" slide: for reference_net a conv1 unit sees 3x3
 pixels, conv2 5x5, conv3 10x10, conv4 14x14, pool2 16x16, and fc1 the whole 32x32 image.
+
+plot_receptive_fields draws such regions as boxes on the input's pixel grid.
 """
 import numbers
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d
 
@@ -108,3 +114,53 @@ def receptive_field_size(model, layer):
             y0, y1 = y0 * SH, (y1 - 1) * SH + KH
             x0, x1 = x0 * SW, (x1 - 1) * SW + KW
     return y1 - y0, x1 - x0
+
+
+def centre_unit(model, layer, input_hw=IMAGE_HW):
+    """(y, x) of the unit of `layer` whose receptive field is centred closest to the
+    image's centre (the first such unit on a tie); `layer` must keep positions."""
+    size = output_size(model, layer, input_hw)
+    if size is None:
+        raise ValueError(f"layer {layer!r} is fully connected: its units have no position")
+    OH, OW = size
+
+    def centre_offset(y, x):
+        y0, y1, x0, x1 = receptive_field(model, layer, y, x, input_hw)
+        return abs((y0 + y1) / 2 - input_hw[0] / 2) + abs((x0 + x1) / 2 - input_hw[1] / 2)
+    return min(((y, x) for y in range(OH) for x in range(OW)), key=lambda yx: centre_offset(*yx))
+
+
+COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+
+
+def plot_receptive_fields(boxes, labels, image=None, input_hw=IMAGE_HW,
+                          title="input pixels seen by one unit near the centre"):
+    """Input regions as coloured boxes on the pixel grid, one legend entry each.
+
+    Inputs:
+    - boxes: (y0, y1, x0, x1) slice bounds per region, e.g. from receptive_field
+    - labels: the legend text of each box
+    - image: (H, W, 3) in [0, 1] to draw the boxes on (default: a light grey grid of
+      input_hw pixels, one cell per pixel)
+    Returns: a matplotlib Figure
+    """
+    if len(boxes) != len(labels):
+        raise ValueError(f"plot_receptive_fields: {len(boxes)} boxes but {len(labels)} labels")
+    H, W = input_hw if image is None else np.shape(image)[:2]
+    fig = Figure(figsize=(4.6, 3.6))
+    ax = fig.subplots()
+    ax.imshow(np.full((H, W, 3), 0.96) if image is None else image,
+              extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest")
+    if image is None:
+        ax.set_xticks(np.arange(-0.5, W, 1), minor=True)           # one cell per pixel
+        ax.set_yticks(np.arange(-0.5, H, 1), minor=True)
+        ax.grid(which="minor", color="0.85", lw=0.4)
+        ax.tick_params(which="minor", length=0)
+    for i, ((y0, y1, x0, x1), label) in enumerate(zip(boxes, labels)):
+        # pixel p covers p - 0.5 .. p + 0.5, so the box's corner sits half a pixel out
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=2,
+                               edgecolor=COLOURS[i % len(COLOURS)], label=label))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

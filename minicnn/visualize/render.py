@@ -61,6 +61,12 @@ def overlay(rgb, heat, cmap="jet", alpha=0.5):
     return (1 - alpha) * np.asarray(rgb) + alpha * coloured
 
 
+def signed_panel(m):
+    """A signed map (H, W) in [-1, 1], e.g. one channel of render_map(g, "channels"), as a
+    panel_grid panel: red where positive, blue where negative, white at 0."""
+    return m, {"cmap": "RdBu_r", "vmin": -1, "vmax": 1}
+
+
 def resize_nearest(image, size):
     """(h, w, ...) -> (size, size, ...) by repeating pixels, so pixels stay visible."""
     h, w = image.shape[:2]

@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from minicnn.data import DataError, load_cifar10, resolve_source
 from minicnn.files import atomic_write
@@ -32,7 +30,12 @@ from minicnn.visualize.class_model import PRESETS, class_model, plot_history
 from minicnn.visualize.gradcam import default_layer, gradcam, guided_gradcam, upsample
 from minicnn.visualize.occlusion import occlusion, plot_occlusion
 from minicnn.visualize.images import input_stats, model_classes, to_input, to_rgb
-from minicnn.visualize.receptive_field import output_size, receptive_field, receptive_field_size
+from minicnn.visualize.receptive_field import (
+    centre_unit,
+    plot_receptive_fields,
+    receptive_field,
+    receptive_field_size,
+)
 from minicnn.visualize.targets import probabilities
 
 NO_DATA = ("skipped top-9 patches, layer views, gradient maps, Grad-CAM, occlusion and the sanity "
@@ -230,38 +233,14 @@ def _mlp_weights(tour, mlp):
 def _receptive_fields(tour, net):
     layers = [n for n in net.names if receptive_field_size(net, n) is not None
               and n.startswith(("conv", "pool"))]
-    fig = Figure(figsize=(4.6, 3.6))
-    ax = fig.subplots()
-    ax.imshow(np.full((32, 32, 3), 0.96), extent=(-0.5, 31.5, 31.5, -0.5))
-    ax.set_xticks(np.arange(-0.5, 32, 1), minor=True)                   # one cell per pixel
-    ax.set_yticks(np.arange(-0.5, 32, 1), minor=True)
-    ax.grid(which="minor", color="0.85", lw=0.4)
-    ax.tick_params(which="minor", length=0)
-    colours = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
-    for i, name in enumerate(layers):
-        y0, y1, x0, x1 = receptive_field(net, name, *_centre_unit(net, name))
-        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=2,
-                                      edgecolor=colours[i % len(colours)],
-                                      label=f"{name}: {y1 - y0}x{x1 - x0}"))
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title("input pixels seen by one unit near the centre", fontsize=9)
-    fig.tight_layout()
-    tour.figure("Receptive fields", "receptive_fields.png", fig,
+    boxes = [receptive_field(net, name, *centre_unit(net, name)) for name in layers]
+    labels = [f"{name}: {y1 - y0}x{x1 - x0}" for name, (y0, y1, x0, x1) in zip(layers, boxes)]
+    tour.figure("Receptive fields", "receptive_fields.png", plot_receptive_fields(boxes, labels),
                 "The input pixels one unit near the centre of each layer can see, derived from the "
                 "layers' kernels, strides and padding (receptive_field). Each conv layer adds its "
                 "kernel minus one, times the product of the strides below it; pooling multiplies "
                 "the step. Units of fully connected layers see the whole image. These boxes are "
                 "the 'relevant patches' cropped in the top-9 figures below.")
-
-
-def _centre_unit(net, name, input_hw=(32, 32)):
-    """(y, x) of the unit whose receptive field is centred closest to the image's centre."""
-    OH, OW = output_size(net, name, input_hw)
-
-    def centre_offset(y, x):
-        y0, y1, x0, x1 = receptive_field(net, name, y, x, input_hw)
-        return abs((y0 + y1) / 2 - input_hw[0] / 2) + abs((x0 + x1) / 2 - input_hw[1] / 2)
-    return min(((y, x) for y in range(OH) for x in range(OW)), key=lambda yx: centre_offset(*yx))
 
 
 def _top9(tour, net, x_all, tops, layers):
@@ -323,8 +302,7 @@ def _gradient_maps(tour, net, x, y, rgb, titles, n_smooth):
     g = maps["guided backprop"][:1]
     panels = [[rgb[0], render.render_map(g, "absmax")[0], render.render_map(g, "rgb")[0],
                render.render_map(g, "positive")[0]]
-              + [(c, {"cmap": "RdBu_r", "vmin": -1, "vmax": 1})
-                 for c in render.render_map(g, "channels")[0]]]
+              + [render.signed_panel(c) for c in render.render_map(g, "channels")[0]]]
     fig = render.panel_grid(panels, col_titles=["image", "abs-max", "signed RGB", "positive part",
                                                 "red ch.", "green ch.", "blue ch."],
                             title=f"one guided-backprop map ({titles[0]}), five renderings")
