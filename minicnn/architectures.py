@@ -4,7 +4,7 @@ reference_net: a small VGG-style CIFAR-10 net (two conv-conv-pool blocks and
 two fully connected layers); layer names match its state dict, e.g.
 "conv1.weight", so PyTorch code with the same names can share its weights.
 
-mlp: one hidden layer, whose units' weights are pictures (lesson 03).
+mlp: one hidden layer, whose units' weights are pictures (lesson 3).
 
 MODELS maps a name to the function that builds the network with fresh random
 weights. A checkpoint records that name as its "architecture", so

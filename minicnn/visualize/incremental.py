@@ -6,7 +6,7 @@ KH x KW window of the input, so most of each copy's first activations equal the 
 image's. Nakandala, Kumar & Papakonstantinou ("Incremental and Approximate Inference for
 Faster Occlusion-based Deep CNN Explanations", SIGMOD 2019) recompute, layer after layer,
 only the region that can differ: it grows by each layer's receptive field, exactly as the
-receptive fields of lesson 3 do.
+receptive fields of lesson 4 do (lessons/04_top9_and_receptive_fields.py).
 
 For every copy we keep a *window*: a box of a layer's activation, with its top-left corner
 at (y[b], x[b]) and one size (h, w) for all copies, that holds every value differing from
