@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d
+from minicnn.ops.checks import conv_output_size
 
 IMAGE_HW = (32, 32)
 
@@ -57,7 +58,7 @@ def _sizes(model, layer, input_hw):
         H, W = sizes[-1]
         if geometry is not None:
             (KH, KW), (SH, SW), (PH, PW) = geometry
-            H, W = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+            H, W = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
         sizes.append((H, W))
     return sizes
 
