@@ -439,6 +439,19 @@ def global_options(default):
     return p
 
 
+def cmd_explore(args):
+    """`minicnn explore` (minicnn/explore/cli.py). Its start-up reads only what the user gave
+    (the model, the data, the host and port), so its ValueError or OSError (a port in use, say)
+    is one line; the server answers bad requests itself and never stops for them."""
+    from minicnn.explore.cli import run
+    try:
+        return run(args)
+    except (ValueError, OSError) as error:
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise UsageError(str(error)) from error
+
+
 def add_command(sub, name, run, help):
     """A subcommand whose parsed arguments go to run(args)."""
     p = sub.add_parser(name, help=help, description=help, parents=[global_options(argparse.SUPPRESS)])
@@ -465,6 +478,11 @@ def build_parser():
     p.add_argument("--data", default=None, help="CIFAR-10 source")
 
     add_visualize_commands(sub, list(MODELS))
+
+    from minicnn.explore.cli import add_explore_options     # standard library only
+    p = add_command(sub, "explore", cmd_explore,
+                    "the lecture's pictures, live in the browser (a local web app)")
+    add_explore_options(p)
     return parser
 
 

@@ -514,3 +514,14 @@ def test_a_host_other_than_loopback_is_warned_about():
     assert out.returncode == 2
     assert "warning: listening on 0.0.0.0" in out.stderr
     assert "--port must be in 0..65535" in out.stderr
+
+
+def test_minicnn_explore_is_a_subcommand_whose_bad_input_is_one_line():
+    """`minicnn explore` (minicnn/cli.py) takes the global options too, and a model that
+    does not load or a port out of range is one line and exit status 2, no traceback."""
+    for argv in (["explore", "--port", "70000"], ["explore", "--plain", "--model", "nowhere.npz"]):
+        out = subprocess.run([sys.executable, "-m", "minicnn.cli", *argv], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("minicnn explore: error:"), out.stderr
