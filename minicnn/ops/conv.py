@@ -10,8 +10,8 @@ single matrix multiply; backward is two more, and col2im (im2col's adjoint):
     dw   = sum_n dout[n] @ cols[n].T                     db = dout summed over n and positions
     dx   = col2im(w.T @ dout)   (N, C, H, W)             every column added back onto its window
 
-The backward is the same under every backward rule: guided backprop and the deconvnet
-both send the signal down through the transposed filters.
+The backward is the same under every backward rule, guided backprop, the deconvnet and
+LRP's rules (conv2d_lrp, at the end) all send the signal down the transposed filters.
 
 This is the plain route (see minicnn/route.py); fast/conv.py and fast/winograd.py compute
 the same in small tiles, per core, and by Winograd's F(2x2, 3x3).
@@ -111,3 +111,20 @@ class Conv2d(Function):
 def conv2d(x, w, b=None, stride=1, padding=0):
     """Functional convolution: x (N, C, H, W), w (F, C, KH, KW), b (F,) -> (N, F, OH, OW)."""
     return Conv2d.apply(x, w, b, stride=stride, padding=padding)
+
+
+def conv2d_lrp(x, w, b, R, stride=1, padding=0, rule="epsilon", done=None, **options):
+    """Relevance R (N, F, OH, OW) of a convolution's output -> relevance of its input x
+    (N, C, H, W), by the LRP `rule`.
+
+    A convolution is a linear layer applied at every window, so its rules are
+    ops/linear.py's lrp_affine (which takes the options: epsilon, gamma, lo, hi), with the
+    convolution's own forward and backward (the transposed filters) doing the sums:
+    the epsilon rule is x * conv2d_backward(R / (z + eps sign z)). Padding contributes
+    nothing: its zeros have zero contributions x_i w_ij.
+    """
+    from minicnn.ops.linear import dx_pass, lrp_affine    # here: README cites this file's lines
+
+    def apply(x, w, b):
+        return dx_pass(Conv2d, x, w, b, stride=stride, padding=padding)
+    return lrp_affine(apply, x, w, b, R, rule, done=done, **options)

@@ -8,7 +8,8 @@ gradient to that remembered place; the other pixels of the window get nothing:
     dx[n, c, oy*SH + i, ox*SW + j] += dout[n, c, oy, ox]   for the (i, j) that won
 
 This is the same under every backward rule: guided backprop and the deconvnet reuse
-the switches recorded on the forward pass.
+the switches recorded on the forward pass, and LRP sends relevance along them too
+(max_pool2d_lrp, at the end).
 Ties: the first maximum in row-major order inside the window wins (np.argmax's choice).
 
 This is the plain route (see minicnn/route.py); fast/pool.py computes the same with
@@ -17,6 +18,7 @@ compiled loops, per core.
 import numpy as np
 
 from minicnn.ops.checks import check_float, check_ndim, check_pair, conv_output_size
+from minicnn.ops.linear import dx_pass, stabilise
 from minicnn.route import twin
 from minicnn.tensor import Function
 
@@ -68,3 +70,14 @@ class MaxPool2d(Function):
 
 def max_pool2d(x, kernel_size=2, stride=None):
     return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride)
+
+
+def max_pool2d_lrp(x, R, kernel_size=2, stride=None, epsilon=1e-9, done=None):
+    """Relevance R (N, C, OH, OW) of a max-pool's output -> relevance of its input x
+    (N, C, H, W), through the epsilon rule as Captum does: z is the window's maximum a, so
+    the switch gets R * a / (a + eps sign a) and the rest of the window nothing; an all-zero
+    window passes nothing on.
+
+    done: (out, backward) from dx_pass(MaxPool2d, x, ...) already run (spares the forward)."""
+    out, backward = done or dx_pass(MaxPool2d, x, kernel_size=kernel_size, stride=stride)
+    return x * backward(R / stabilise(out, epsilon))

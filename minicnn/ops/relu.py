@@ -18,7 +18,9 @@ from above is passed down to the input x:
     guided = [ 2,  0,  0,  0]
 
 Every other op (convolution, linear, max-pool with its switches) keeps its
-ordinary backward under all three rules. Choose the rule for a block of code:
+ordinary backward under all three rules. (Layer-wise relevance propagation,
+minicnn.visualize.lrp, is a fourth way back, with rules for every op: through a
+ReLU, relevance passes unchanged, relu_backward_lrp below.) Choose the rule for a block of code:
 
     with minicnn.backward_rule("guided"):
         score.backward()
@@ -54,6 +56,10 @@ def relu_backward_deconv(x, dout):   # Zeiler & Fergus 2014: pass where the SIGN
 
 def relu_backward_guided(x, dout):   # Springenberg et al. 2015: both conditions
     return np.maximum(dout, 0) * (x > 0)
+
+
+def relu_backward_lrp(x, dout):      # LRP (Bach et al. 2015): relevance passes unchanged
+    return dout
 
 
 BACKWARD_RULES = {
