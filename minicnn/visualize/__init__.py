@@ -6,7 +6,8 @@
     top_patches.py      the top-9 images of every channel, cropped to the receptive field
     layer_views.py      those crops beside their guided-backprop / deconvnet reconstructions
     targets.py          what is explained: a class score or one unit
-    attribution.py      saliency, guided backprop, deconvnet, SmoothGrad (gradient maps)
+    attribution.py      saliency, guided backprop, deconvnet, SmoothGrad, gradient x input
+    integrated.py       Integrated Gradients, and the baselines it starts from
     lrp.py              layer-wise relevance propagation, rule by rule and composite
     class_model.py      gradient ascent on the input for a class, with regularisers
     occlusion.py        occlusion sensitivity
@@ -23,6 +24,7 @@ from minicnn.visualize.attribution import (
     deconvnet,
     gradient,
     guided_backprop,
+    input_x_gradient,
     saliency,
     smoothgrad,
     unit_gradient,
@@ -51,6 +53,7 @@ from minicnn.visualize.images import (
     to_rgb,
 )
 from minicnn.visualize.layer_views import plot_layer_view, reconstructions
+from minicnn.visualize.integrated import integrated_gradients, make_baseline
 from minicnn.visualize.lrp import lrp
 from minicnn.visualize.occlusion import occlusion, plot_occlusion
 from minicnn.visualize.receptive_field import (
@@ -83,8 +86,8 @@ __all__ = [
     "Top", "PRESETS",
     "cascading_randomization", "centre_unit", "class_index", "class_model", "conv_filters",
     "crop_top", "deconvnet", "gaussian_blur", "gradcam", "gradient", "guided_backprop",
-    "guided_gradcam", "hidden_unit_weights", "high_frequency_energy", "image_grid", "input_stats",
-    "load_image", "lrp", "model_classes", "mosaic", "occlusion", "output_size", "overlay", "panel_grid",
+    "guided_gradcam", "hidden_unit_weights", "high_frequency_energy", "image_grid", "input_stats", "input_x_gradient", "integrated_gradients",
+    "load_image", "lrp", "make_baseline", "model_classes", "mosaic", "occlusion", "output_size", "overlay", "panel_grid",
     "pixel_range", "plot_filters", "plot_history", "plot_layer_view", "plot_occlusion",
     "plot_receptive_fields", "plot_sanity_maps", "plot_similarity", "plot_top_patches",
     "probabilities", "receptive_field", "receptive_field_size", "reconstructions", "render_map",

@@ -11,6 +11,8 @@ minicnn/ops/relu.py); convolutions, linear layers and max-pool switches are the 
                          Net" (ICLR 2015 workshop): both conditions at every ReLU
 - smoothgrad(...)        Smilkov et al., "SmoothGrad: removing noise by adding noise" (2017):
                          the mean of any of the maps over noisy copies of the image
+- input_x_gradient(...)  Shrikumar et al., "Not Just a Black Box" (2016): the gradient times
+                         the input, each pixel's first-order share of the score
 
 Every function returns the raw signed map with the shape and dtype of x, (N, C, H, W):
 no absolute value, no normalisation. Rendering for display lives in render.py.
@@ -73,6 +75,14 @@ def guided_backprop(model, x, target, objective="logit"):
 def deconvnet(model, x, target, objective="logit"):
     """The deconvnet reconstruction (Zeiler & Fergus 2014): (N, C, H, W), signed."""
     return gradient(model, x, target, rule="deconv", objective=objective)
+
+
+def input_x_gradient(model, x, target, objective="logit"):
+    """Gradient x input: x * d score / d x, (N, C, H, W), signed. On a ReLU net it is also
+    LRP-epsilon as eps -> 0 (lrp.py), and Integrated Gradients from a zero baseline in one
+    right-Riemann step (integrated.py)."""
+    x = _images(x)
+    return x * gradient(model, x, target, rule="normal", objective=objective)
 
 
 RULES = {"saliency": "normal", "guided": "guided", "deconv": "deconv"}  # method -> ReLU rule
