@@ -29,7 +29,15 @@ EXERCISES = (
     "conv_im2col",            # lesson 02: every window as a column, one matrix multiply
     "linear",                 # lesson 03: the fully connected layer
     "receptive_field",        # lesson 04: the region a unit sees, walking down the layers
+    "saliency",               # lesson 06: one forward and one backward pass by hand
+    "guided_unit",            # lesson 07: guided backprop from one hidden unit
     "relu_rules",             # lesson 08: the three ways back through a ReLU
+    "max_pool",               # lesson 08: max-pooling and its switches
+    "class_model_step",       # lesson 09: one step of gradient ascent, with blur
+    "occlusion",              # lesson 10: a grey square slid over the image
+    "gradcam",                # lesson 11: Grad-CAM's channel weights and map
+    "softmax_cross_entropy",  # lesson 13: the loss the net is trained with
+    "sgd_momentum",           # lesson 13: the update that trains it
 )
 
 

@@ -158,6 +158,17 @@ def distinct(rng, shape):
     return values.reshape(shape)
 
 
+class Described:
+    """A value a case carries for the checker's own use (a network, say), shown in a
+    failure's printout by a few words instead of its repr."""
+
+    def __init__(self, value, text):
+        self.value, self.text = value, text
+
+    def __repr__(self):
+        return self.text
+
+
 # ---- comparing ---------------------------------------------------------------------------
 
 
@@ -253,8 +264,8 @@ def numerical_gradient(f, inputs, name, dout, eps=1e-6):
 
         dL/dx[i] ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps)      error O(eps^2)
     """
-    inputs = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) else v)
-              for k, v in inputs.items()}
+    inputs = {k: (v.astype(np.float64) if isinstance(v, np.ndarray) and
+                  (k == name or v.dtype.kind == "f") else v) for k, v in inputs.items()}
     x = inputs[name]
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
