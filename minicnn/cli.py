@@ -3,6 +3,8 @@
     minicnn summary [--model reference_net]     layer table: output shapes, parameters
     minicnn train [--model ...] [--epochs ...]  train on CIFAR-10, checkpoint every epoch
     minicnn eval [CHECKPOINT]                   test accuracy, overall and per class
+    minicnn convert MODEL OUT                   a model as OUT.npz or OUT.safetensors
+    minicnn lessons export DIR                  the lessons as Jupyter notebooks
 
 How ConvNets see (minicnn.visualize; every command takes --model NAME_OR_PATH):
     minicnn tour [--data PATH] [--out DIR]      every visualisation on one HTML page
@@ -10,9 +12,13 @@ How ConvNets see (minicnn.visualize; every command takes --model NAME_OR_PATH):
     minicnn weights                             the mlp's hidden units as 32x32 pictures
     minicnn rf [LAYER [Y X]]                    receptive fields
     minicnn top9 --layer conv3                  top-9 image patches per channel
-    minicnn explain IMAGE --method guided --target cat    a gradient map / Grad-CAM / occlusion
+    minicnn explain [IMAGE] --method guided --target cat  a gradient map / Grad-CAM / occlusion
     minicnn class-model --target cat            gradient ascent on the input for a class
     minicnn sanity                              maps after cascading randomisation
+
+Without --data, MINICNN_DATA or a cached copy, the commands that need test images (tour,
+top9, explain without IMAGE, sanity) use the 1,000 test images embedded in minicnn and say so;
+eval and train use or download the full CIFAR-10.
 
 Two options work with every subcommand, before or after its name:
     --plain     run on the plain route: only the textbook NumPy code of minicnn/ops/,
@@ -106,6 +112,34 @@ def cmd_eval(args):
           f"({data.source})")
     for k, name in enumerate(meta["classes"]):
         print(f"  {name:<11}{confusion[k, k] / max(confusion[k].sum(), 1):.4f}")
+    return 0
+
+
+def cmd_convert(args):
+    from minicnn.checkpoint import SUFFIXES, save_checkpoint
+    from minicnn.models import open_model
+    if Path(args.out).suffix not in SUFFIXES:
+        raise UsageError(f"{args.out}: the name must end in {' or '.join(SUFFIXES)}, "
+                         f"which says the format")
+    model = user_input(open_model, args.model)
+    save_checkpoint(args.out, model, model.meta)
+    print(f"wrote {args.out} ({model.meta.get('architecture')}, "
+          f"{sum(p.size for p in model.parameters()):,} parameters)")
+    return 0
+
+
+def cmd_lessons(args):
+    from minicnn.notebooks import export_lessons, find_lessons, lesson_files
+    if args.action == "list":
+        folder = user_input(find_lessons, args.source)
+        print(f"lessons in {folder}:")
+        for path in lesson_files(folder):
+            print(f"  {path.name}")
+        return 0
+    if args.dir is None:
+        raise UsageError("lessons export: give the folder to write the notebooks to, "
+                         "e.g. minicnn lessons export notebooks")
+    user_input(export_lessons, args.dir, args.source)
     return 0
 
 
@@ -214,7 +248,8 @@ def parse_channels(text, layer):
 
 
 def cmd_top9(args):
-    from minicnn.data import load_cifar10
+    from minicnn.data import is_sample, load_data_or_sample
+    from minicnn.data.sample import images_note
     from minicnn.models import open_model
     from minicnn.plots import save_figure
     from minicnn.tensor import Tensor, no_grad
@@ -228,13 +263,16 @@ def cmd_top9(args):
     bad = [c for c in channels if not 0 <= c < C]
     if bad:
         raise UsageError(f"channel {bad[0]} is outside layer {args.layer!r}, which has {C} channels")
-    data = load_cifar10(args.data)
+    data = load_data_or_sample(args.data)
     x, _ = random_subset(data.test_x, data.test_y, args.limit, seed=0)   # sorted by class: mix
+    if is_sample(data):
+        print(f"top-9 over {images_note(data)}")
     top = top_patches.top_activations(model, x, args.layer, k=9, progress=True)
     crops = top_patches.crop_top(model, x, top, args.layer, channels)
     size = top_patches.common_size(model, args.layer)
+    over = f"{len(x):,} test images" + (" of the embedded sample" if is_sample(data) else "")
     fig = top_patches.plot_top_patches(crops, channels, max(size, 8),
-                                       f"{args.layer}: top-9 crops per channel ({len(x):,} test images)")
+                                       f"{args.layer}: top-9 crops per channel ({over})")
     print(f"wrote {save_figure(fig, args.out)}")
     return 0
 
@@ -257,7 +295,11 @@ def cmd_explain(args):
     target = user_input(class_index, classes, args.target) if args.target is not None else None
     if args.layer is not None:
         user_input(model.check_layer, args.layer)
-    image = user_input(load_image, args.image)                       # (3, 32, 32) uint8
+    if args.image is not None:
+        image = user_input(load_image, args.image)                   # (3, 32, 32) uint8
+        about = ""
+    else:
+        image, about = test_image(args.data, args.index)             # (3, 32, 32) uint8
     mean, std = user_input(input_stats, model)
     x = to_input(image[None], mean, std)                            # (1, 3, 32, 32)
     p = probabilities(model, x)[0]
@@ -282,17 +324,37 @@ def cmd_explain(args):
             up = up / max(up.max(), 1e-30)
             fig = render.panel_grid([[rgb, cam / max(cam.max(), 1e-30), render.overlay(rgb, up)]],
                                     col_titles=["image", "Grad-CAM", "on the image"],
-                                    title=f"Grad-CAM for '{name}' (p={p[target]:.2f})",
+                                    title=f"Grad-CAM for '{name}' (p={p[target]:.2f}){about}",
                                     panel_size=2.2)
             print(f"wrote {save_figure(fig, args.out)}")
             return 0
         panels = [[rgb, render.render_map(g, "absmax")[0], render.render_map(g, "rgb")[0]]]
         fig = render.panel_grid(panels, col_titles=["image", "max over channels of |g|",
                                                     "signed (grey = 0)"],
-                                title=f"{args.method} for '{name}' (p={p[target]:.2f})",
+                                title=f"{args.method} for '{name}' (p={p[target]:.2f}){about}",
                                 panel_size=2.2)
     print(f"wrote {save_figure(fig, args.out)}")
     return 0
+
+
+def test_image(data, index):
+    """Test image `index` of --data / MINICNN_DATA / the cache, else of the embedded sample:
+    (3, 32, 32) uint8 and a few words for the figure's title. Prints which image it is."""
+    from minicnn.data import is_sample, load_data_or_sample
+    from minicnn.data.sample import images_note
+    dataset = load_data_or_sample(data, progress=False)
+    N = len(dataset.test_y)
+    if not 0 <= index < N:
+        raise UsageError(f"--index {index} is outside 0..{N - 1}, the test images of "
+                         f"{images_note(dataset) if is_sample(dataset) else dataset.source}")
+    label = dataset.classes[dataset.test_y[index]]
+    if is_sample(dataset):
+        print(f"test image {index} ({label}) of {images_note(dataset)}")
+        about = f"\nsample test image {index} (true class {label})"
+    else:
+        print(f"test image {index} ({label}) of {N:,} ({dataset.source})")
+        about = f"\ntest image {index} (true class {label})"
+    return dataset.test_x[index], about
 
 
 def cmd_class_model(args):
@@ -317,7 +379,6 @@ def cmd_class_model(args):
 
 
 def cmd_sanity(args):
-    from minicnn.data import load_cifar10
     from minicnn.models import open_model
     from minicnn.nn import Conv2d
     from minicnn.plots import save_figure
@@ -335,8 +396,12 @@ def cmd_sanity(args):
     if args.images:
         x_uint8 = np.stack([user_input(load_image, path) for path in args.images])
     else:
+        from minicnn.data import is_sample, load_data_or_sample
+        from minicnn.data.sample import images_note
         from minicnn.train import random_subset
-        data = load_cifar10(args.data)
+        data = load_data_or_sample(args.data)
+        if is_sample(data):
+            print(f"test images from {images_note(data)}")
         x_uint8, _ = random_subset(data.test_x, data.test_y, args.count, seed=0)
     x = to_input(x_uint8, mean, std)
     target = user_input(class_index, classes, args.target) if args.target is not None else \
@@ -361,7 +426,7 @@ def add_visualize_commands(sub, model_names):
     p.add_argument("--model", default="reference_net", help=model_help)
     p.add_argument("--mlp", default="mlp", help="the mlp for the weight pictures ('' to skip)")
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: $MINICNN_DATA, "
-                   "the cache, then the download)")
+                   "the cache, then the embedded 1,000-image sample)")
     p.add_argument("--out", default="tour", help="output folder (default %(default)s)")
     p.add_argument("--limit", type=positive_int, default=10_000,
                    help="test images scanned for the top-9 patches (default %(default)s)")
@@ -392,13 +457,20 @@ def add_visualize_commands(sub, model_names):
     p.add_argument("--layer", default="conv3")
     p.add_argument("--channels", default=None, help="e.g. 0-15 or 3,7,9 (default: up to 64)")
     p.add_argument("--model", default="reference_net", help=model_help)
-    p.add_argument("--data", default=None, help="CIFAR-10 source")
+    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $MINICNN_DATA, "
+                   "the cache, then the embedded 1,000-image sample)")
     p.add_argument("--limit", type=positive_int, default=10_000,
                    help="test images to scan (a seeded random subset)")
     p.add_argument("--out", default="top9.png")
 
     p = add_command(sub, "explain", cmd_explain, "explain one image file: prediction and a map")
-    p.add_argument("image", help="any image file Pillow reads; centre-cropped and resized to 32x32")
+    p.add_argument("image", nargs="?", default=None,
+                   help="any image file Pillow reads; centre-cropped and resized to 32x32 "
+                        "(default: a test image, see --index)")
+    p.add_argument("--index", type=int, default=0,
+                   help="without IMAGE: which test image (of --data, else of the embedded "
+                        "1,000-image sample; default %(default)s)")
+    p.add_argument("--data", default=None, help="CIFAR-10 source for --index")
     p.add_argument("--method", choices=EXPLAIN_METHODS, default="guided")
     p.add_argument("--target", default=None, help="class name or index (default: the prediction)")
     p.add_argument("--layer", default=None, help="Grad-CAM layer (default: the last conv's ReLU)")
@@ -473,9 +545,21 @@ def build_parser():
 
     p = add_command(sub, "eval", cmd_eval, "test accuracy of a checkpoint, overall and per class")
     p.add_argument("checkpoint", nargs="?", default="reference_net",
-                   help=f"a .npz checkpoint, or a shipped model ({', '.join(MODELS)}; "
-                        f"default reference_net)")
+                   help=f"a .npz or .safetensors checkpoint, or a shipped model "
+                        f"({', '.join(MODELS)}; default reference_net)")
     p.add_argument("--data", default=None, help="CIFAR-10 source")
+
+    p = add_command(sub, "convert", cmd_convert,
+                    "write a model as .npz or .safetensors (the suffix says which)")
+    p.add_argument("model", help=f"a shipped model ({', '.join(MODELS)}) or a checkpoint path")
+    p.add_argument("out", help="the new file: NAME.npz, or NAME.safetensors (safetensors extra)")
+
+    p = add_command(sub, "lessons", cmd_lessons,
+                    "the lessons: list them, or export them as Jupyter notebooks")
+    p.add_argument("action", choices=["export", "list"])
+    p.add_argument("dir", nargs="?", default=None, help="export: the folder for the notebooks")
+    p.add_argument("--from", dest="source", default=None,
+                   help="the lessons folder (default: the repository's lessons/)")
 
     add_visualize_commands(sub, list(MODELS))
 
@@ -495,13 +579,14 @@ def run_command(args):
     """Run a parsed command (args.run) and return its exit status.
 
     With --plain the command runs inside minicnn.route.plain(). A mistake in the user's
-    input (a UsageError, a DataError, or a path that is missing, a folder, or not allowed)
-    is printed as one line (the whole traceback with --debug) and gives exit status 2;
-    Ctrl-C gives 130. Any other exception is a bug and is raised as it is.
+    input (a UsageError, a DataError, or a path that is missing, a folder, or not allowed),
+    or an optional package it needs that is not installed (MissingExtra), is printed as one
+    line (the whole traceback with --debug) and gives exit status 2; Ctrl-C gives 130. Any other exception is a bug and is raised as it is.
     """
     from minicnn.data import DataError
-    user_errors = (UsageError, DataError, FileNotFoundError, PermissionError, IsADirectoryError,
-                   NotADirectoryError)
+    from minicnn.extras import MissingExtra
+    user_errors = (UsageError, DataError, MissingExtra, FileNotFoundError, PermissionError,
+                   IsADirectoryError, NotADirectoryError)
     try:
         if args.plain:
             from minicnn.route import plain

@@ -27,8 +27,12 @@ def pretrained(name="reference_net"):
 
 
 def open_model(name_or_path):
-    """A shipped model by name ("reference_net", "mlp") or a checkpoint file by path."""
+    """A shipped model by name ("reference_net", "mlp") or a checkpoint file by path, .npz or
+    .safetensors (minicnn/checkpoint.py; reading .safetensors needs the safetensors extra)."""
     path = WEIGHTS / f"{name_or_path}.npz" if name_or_path in MODELS else Path(name_or_path)
     if name_or_path in MODELS and not path.exists():
         raise FileNotFoundError(f"the shipped weights {path} are missing from this installation")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist (and {str(name_or_path)!r} "
+                                f"is not a shipped model: {', '.join(MODELS)})")
     return load_model(path)

@@ -80,8 +80,10 @@ def test_debug_shows_the_whole_traceback(capsys, model, argv):
 def test_debug_on_every_subcommand():
     parser = build_parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    required = {"explain": ["IMAGE"], "convert": ["reference_net", "out.npz"],
+                "lessons": ["list"]}                   # positional arguments some commands need
     for name in subcommands.choices:
-        extra = ["IMAGE"] if name == "explain" else []
+        extra = required.get(name, [])
         assert parser.parse_args([name, *extra, "--debug", "--plain"]).debug, name
         args = parser.parse_args(["--debug", "--plain", name, *extra])
         assert args.debug and args.plain, name

@@ -11,7 +11,7 @@ from PIL import Image
 import minicnn
 from minicnn.checkpoint import save_checkpoint
 from minicnn.cli import main
-from minicnn.data import CLASSES, sources
+from minicnn.data import CLASSES
 from minicnn.models import mlp, reference_net
 
 META = {"architecture": "reference_net", "architecture_args": {}, "classes": list(CLASSES),
@@ -128,20 +128,36 @@ def test_tour_smoke_run(models, tiny_cifar, tmp_path, monkeypatch, capsys):
     assert "skipped" not in capsys.readouterr().out
 
 
-def test_tour_without_data_skips_with_one_line(models, tmp_path, monkeypatch, capsys):
+TOUR_FIGURES = ("filters_per_filter.png", "filters_shared.png", "receptive_fields.png",
+                "top9_conv1.png", "top9_conv4.png", "layer_view_conv3.png", "layer_view_conv4.png",
+                "gradient_maps.png", "renderings.png", "gradcam.png", "occlusion.png",
+                "class_models_natural.png", "class_models_none.png", "class_models_history.png",
+                "sanity_maps.png", "sanity_similarity.png")
+
+
+def test_tour_without_data_uses_the_sample_and_says_so(models, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MINICNN_DATA", raising=False)
-    monkeypatch.setenv("MINICNN_CACHE", str(tmp_path / "cache"))
-    # the download fails at once (a missing local file) instead of reaching the network
-    monkeypatch.setattr(sources, "CIFAR10_URL", (tmp_path / "nowhere.tar.gz").as_uri())
+    monkeypatch.setenv("MINICNN_CACHE", str(tmp_path / "cache"))     # empty: nothing cached
+    monkeypatch.setenv("MINICNN_CIFAR10_URL", "http://127.0.0.1:9/cifar-10-binary.tar.gz")
     out = tmp_path / "tour"
     assert main(["tour", "--model", str(models[0]), "--mlp", "", "--out", str(out),
                  "--quick"]) == 0
     printed = capsys.readouterr().out
-    skip_lines = [line for line in printed.splitlines() if "skipped" in line]
-    assert len(skip_lines) == 1 and "--data PATH" in skip_lines[0], printed
+    assert "skipped" not in printed and "1,000-image sample" in printed, printed
     page = (out / "index.html").read_text()
-    assert "class_models_natural.png" in page and "filters_per_filter.png" in page
-    assert "top9_conv3.png" not in page and "--data PATH" in page
+    for name in TOUR_FIGURES:
+        assert f"src='{name}'" in page and (out / name).stat().st_size > 0, name
+    assert "skipped" not in page and "class='note'" not in page
+    assert "1,000 test images of the embedded sample" in page      # the top-9 captions
+    assert "for all 10,000 test images" in page                     # and how to get them all
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.tar.gz"))
+
+
+def test_tour_with_missing_data_is_one_line_before_any_work(models, tmp_path, capsys):
+    out = tmp_path / "tour"
+    fails(capsys, ["tour", "--model", str(models[0]), "--data", str(tmp_path / "nowhere"),
+                   "--out", str(out)], "nowhere", "does not exist")
+    assert not out.exists()
 
 
 def test_top9_channel_outside_the_layer(capsys, models):

@@ -4,7 +4,9 @@ resolve_source picks the first of:
 1. the `data` argument (the command line's --data PATH),
 2. the environment variable MINICNN_DATA,
 3. the official archive already downloaded into the cache folder, <cache>/cifar-10-binary.tar.gz,
-4. nothing (None): load_cifar10 then downloads the official archive into the cache folder.
+4. nothing (None): load_cifar10 then downloads the official archive into the cache folder,
+   from CIFAR10_URL, or from the mirror MINICNN_CIFAR10_URL names (any URL urllib opens,
+   file:// too; the file must be the official archive: its md5 is checked).
 
 Decoding 60,000 JPEGs takes seconds, so every archive and image folder is decoded once and its
 arrays are saved as .npy files in <cache>/decoded/<source name>-<fingerprint>/. The fingerprint
@@ -34,6 +36,7 @@ from minicnn.files import atomic_write
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 CIFAR10_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+URL_VARIABLE = "MINICNN_CIFAR10_URL"   # a mirror of the official archive, instead of CIFAR10_URL
 ARCHIVE_NAME = "cifar-10-binary.tar.gz"
 CACHE_FORMAT = "1"  # bump when decoding changes, so caches written by older code are not reused
 CACHE_KEYS = ("train_x", "train_y", "test_x", "test_y", "classes")  # classes last: see _save_cache
@@ -99,8 +102,8 @@ def load_cifar10(data=None, cache_dir=None, download=True, progress=True) -> CIF
                 f" or a .tar/.tar.gz/.tgz of one, or the official binary archive or its folder."
             )
         # `download` is this function's flag; the module-level function is files.download.
-        path = files.download(CIFAR10_URL, cache_dir / ARCHIVE_NAME, md5=CIFAR10_MD5,
-                              progress=progress)
+        url = os.environ.get(URL_VARIABLE) or CIFAR10_URL
+        path = files.download(url, cache_dir / ARCHIVE_NAME, md5=CIFAR10_MD5, progress=progress)
         origin = "download"
 
     # A folder of official .bin files is arrays on disk already: read it directly.

@@ -9,9 +9,10 @@ SmoothGrad, Grad-CAM, occlusion, class models (regularised, and the fooling imag
 plain ascent), and the sanity check.
 
 Sections that need real images (top-9, layer views, the maps of test images, occlusion,
-the sanity check) use CIFAR-10's test split from --data / MINICNN_DATA / the cache /
-the download, in that order; without any of them they are skipped with one line that
-says how to enable them, and the rest still runs offline.
+the sanity check) use CIFAR-10's test split from --data, MINICNN_DATA or the cache folder,
+in that order; without any of them, the 1,000 test images embedded in minicnn
+(minicnn.data.load_sample), and the page says so. The tour never downloads anything, so it
+draws every section on a machine with no internet and no copy of CIFAR-10.
 """
 import html
 import time
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from minicnn.data import DataError, load_cifar10, resolve_source
+from minicnn.data import is_sample, load_data_or_sample
+from minicnn.data.sample import images_note
 from minicnn.files import atomic_write
 from minicnn.models import open_model
 from minicnn.nn import Conv2d
@@ -37,11 +39,6 @@ from minicnn.visualize.receptive_field import (
     receptive_field_size,
 )
 from minicnn.visualize.targets import probabilities
-
-NO_DATA = ("skipped top-9 patches, layer views, gradient maps, Grad-CAM, occlusion and the sanity "
-           "check: they need CIFAR-10 test images; pass --data PATH or set MINICNN_DATA=PATH "
-           "(an image folder, a .tar.gz of one, or the official binary archive)")
-
 
 class Tour:
     """Collects figures and captions, saves the PNGs as they come, writes the page at the end."""
@@ -85,14 +82,12 @@ class Tour:
 
 
 def load_test_images(data, log):
-    """CIFAR-10 or None (after one line saying why and how to enable the sections)."""
-    try:
-        if resolve_source(data) is None:
-            log("no CIFAR-10 given (--data, MINICNN_DATA) or cached: trying the download")
-        return load_cifar10(data, progress=False)
-    except DataError as error:
-        log(f"{NO_DATA} ({error})")
-        return None
+    """CIFAR-10 from data / MINICNN_DATA / the cache, else the embedded sample (saying so).
+    A source that is given but missing or broken raises DataError."""
+    dataset = load_data_or_sample(data, progress=False)
+    if is_sample(dataset):
+        log(f"no CIFAR-10 given (--data, MINICNN_DATA) or cached: using {images_note(dataset)}")
+    return dataset
 
 
 def example_images(model, x_uint8, y, mean, std, max_images=6, candidates=20):
@@ -122,6 +117,8 @@ def run_tour(out="tour", model="reference_net", mlp="mlp", data=None, limit=10_0
     - quick: fewer steps and samples everywhere (for tests and a first look)
     """
     net = open_model(model)                     # fail before creating anything
+    dataset = load_test_images(data, log)       # the same for the data: it is read first
+    note = images_note(dataset)                 # '' for the real test split
     tour = Tour(out, log)
     mean, std = input_stats(net)
     classes = model_classes(net)
@@ -136,46 +133,43 @@ def run_tour(out="tour", model="reference_net", mlp="mlp", data=None, limit=10_0
         tour.step("receptive fields")
         _receptive_fields(tour, net)
 
-    tour.step("loading CIFAR-10 test images")
-    dataset = load_test_images(data, log)
-    if dataset is None:
-        tour.note("Sections that need images", NO_DATA)
-    else:
-        # a seeded random subset: the test split is sorted by class, its start is all airplanes
-        x_all, y_all = random_subset(dataset.test_x, dataset.test_y, limit, seed=0)
-        if convs:
-            tour.step(f"top-9 patches over {len(x_all):,} test images")
-            tops = top_patches.top_activations(net, x_all, convs, k=9, mean=mean, std=std)
-            _top9(tour, net, x_all, tops, convs)
-            tour.step("layer views (guided backprop and deconvnet of the top-9 units)")
-            _layer_views(tour, net, x_all, tops, convs[-2:], mean, std,
-                         channels=6 if quick else 12)
-        picks = example_images(net, x_all, y_all, mean, std, max_images=3 if quick else 6)
-        x = to_input(x_all[picks], mean, std)                     # (n, 3, 32, 32)
-        y = y_all[picks]
-        rgb = to_rgb(x, mean, std)
-        titles = [classes[k] for k in y]
-        tour.step("gradient maps: saliency, guided backprop, deconvnet, SmoothGrad")
-        _gradient_maps(tour, net, x, y, rgb, titles, n_smooth=8 if quick else 25)
-        if convs:
-            tour.step("Grad-CAM and guided Grad-CAM")
-            _gradcam(tour, net, x, y, rgb, titles)
-        tour.step("occlusion sensitivity")
-        _occlusion(tour, net, x[:3], y[:3], rgb[:3], titles[:3], stride=4 if quick else 2)
+    # a seeded random subset: the test split is sorted by class, its start is all airplanes
+    x_all, y_all = random_subset(dataset.test_x, dataset.test_y, limit, seed=0)
+    if convs:
+        tour.step(f"top-9 patches over {len(x_all):,} test images"
+                  + (" of the embedded sample" if note else ""))
+        tops = top_patches.top_activations(net, x_all, convs, k=9, mean=mean, std=std)
+        _top9(tour, net, x_all, tops, convs, note)
+        tour.step("layer views (guided backprop and deconvnet of the top-9 units)")
+        _layer_views(tour, net, x_all, tops, convs[-2:], mean, std,
+                     channels=6 if quick else 12)
+    picks = example_images(net, x_all, y_all, mean, std, max_images=3 if quick else 6)
+    x = to_input(x_all[picks], mean, std)                         # (n, 3, 32, 32)
+    y = y_all[picks]
+    rgb = to_rgb(x, mean, std)
+    titles = [classes[k] for k in y]
+    tour.step("gradient maps: saliency, guided backprop, deconvnet, SmoothGrad")
+    _gradient_maps(tour, net, x, y, rgb, titles, n_smooth=8 if quick else 25)
+    if convs:
+        tour.step("Grad-CAM and guided Grad-CAM")
+        _gradcam(tour, net, x, y, rgb, titles)
+    tour.step("occlusion sensitivity")
+    _occlusion(tour, net, x[:3], y[:3], rgb[:3], titles[:3], stride=4 if quick else 2)
 
     tour.step(f"class models ({steps} steps of gradient ascent, {len(classes)} classes at once)")
     _class_models(tour, net, classes, mean, std, steps)
 
-    if dataset is not None:
-        tour.step("sanity check: cascading randomisation")
-        _sanity(tour, net, x[:2], y[:2], rgb[:2],
-                sanity.SANITY_METHODS if convs else ("saliency", "guided", "deconv"))
+    tour.step("sanity check: cascading randomisation")
+    _sanity(tour, net, x[:2], y[:2], rgb[:2],
+            sanity.SANITY_METHODS if convs else ("saliency", "guided", "deconv"))
 
+    images = (f"The test images are {note}." if note else
+              f"The test images are CIFAR-10's test split: {dataset.source}.")
     path = tour.write_page(
         "How ConvNets see: a tour of minicnn's visualisations",
         f"Model: {model} ({_accuracy(net)}). Every picture below was computed by "
         f"minicnn.visualize on this machine; the captions name the paper each technique "
-        f"comes from.")
+        f"comes from. {images}")
     tour.step(f"done: {path}")
     return path
 
@@ -243,19 +237,22 @@ def _receptive_fields(tour, net):
                 "the 'relevant patches' cropped in the top-9 figures below.")
 
 
-def _top9(tour, net, x_all, tops, layers):
+def _top9(tour, net, x_all, tops, layers, note):
     for layer in layers:
         top = tops[layer]
         channels = list(range(min(len(top.index), 64)))
         crops = top_patches.crop_top(net, x_all, top, layer, channels)
         size = top_patches.common_size(net, layer)
+        over = f"{len(x_all):,} test images" + (" of the embedded sample" if note else "")
         fig = top_patches.plot_top_patches(crops, channels, max(size, 8),
-                                           f"{layer}: top-9 receptive-field crops per channel")
+                                           f"{layer}: top-9 receptive-field crops per channel "
+                                           f"({over})")
         tour.figure(f"Top-9 patches: {layer}", f"top9_{layer}.png", fig,
-                    f"For each channel of {layer}, the 9 test images (of {len(x_all):,}) with the "
+                    f"For each channel of {layer}, the 9 test images (of {over}) with the "
                     f"highest activation anywhere in the channel, each cropped to the {size}x{size} "
                     f"receptive field of the unit where the maximum was (Zeiler & Fergus 2014). "
-                    f"Crops at the border are smaller and shown stretched.")
+                    f"Crops at the border are smaller and shown stretched."
+                    + (f" The images are {note}." if note else ""))
 
 
 def _layer_views(tour, net, x_all, tops, layers, mean, std, channels):
