@@ -12,7 +12,13 @@ top-left corner visits (i * stride, j * stride) for i < OH = (H - size) // strid
 the same for columns). Many occluded copies go through the network in one batch, and
 through the first convolutions only the part of each copy that the square changes
 (incremental.py): the map is the same, several times faster.
+
+Captum's options: rectangular windows and a step per axis, a baseline image under the
+window, the raw logit, and occlusion_attribution's per-pixel map (the mean drop over the
+windows covering each pixel).
 """
+import numbers
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -20,60 +26,134 @@ from minicnn.ops.checks import conv_output_size
 from minicnn.ops.loss import stable_log_softmax
 from minicnn.visualize.images import input_stats, pixel_range
 from minicnn.visualize.incremental import occluded_logits
+from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.targets import probabilities, resolve_target
 
 
 def occluder_value(model, fill, mean=None, std=None):
-    """The normalised value (C, 1, 1) the occluder paints: fill="mean" is the dataset's mean
-    colour (0 after normalisation), "grey" is pixel value 0.5, a number is used as it is."""
-    if fill == "mean":
-        return np.float32(0.0)
-    if fill == "grey":
-        if mean is None or std is None:
-            mean, std = input_stats(model)
-        lo, hi = pixel_range(mean, std)
-        return (lo + hi) / 2                        # (C, 1, 1) the normalised 0.5
+    """The normalised value the occluder paints: fill="mean" is the dataset's mean colour (0
+    after normalisation), "grey" is pixel value 0.5, a number is used as it is; an array is a
+    colour (C,) or (C, 1, 1), or a baseline image (C, H, W) or (N, C, H, W) whose pixels
+    the occluder uncovers (returned as an array, checked by the caller)."""
     if isinstance(fill, str):
-        raise ValueError(f"occlusion: fill must be 'mean', 'grey' or a number, got {fill!r}")
-    return np.float32(fill)
+        if fill == "mean":
+            return np.float32(0.0)
+        if fill == "grey":
+            if mean is None or std is None:
+                mean, std = input_stats(model)
+            lo, hi = pixel_range(mean, std)
+            return (lo + hi) / 2                    # (C, 1, 1) the normalised 0.5
+        raise ValueError(f"occlusion: fill must be 'mean', 'grey', a number, a colour or an "
+                         f"image, got {fill!r}")
+    fill = np.asarray(fill, dtype=np.float64)       # cast to the image's dtype when painted
+    return fill.reshape(-1, 1, 1) if fill.ndim == 1 else fill
 
 
 def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, mean=None,
-              std=None, incremental=True):
+              std=None, incremental=True, objective="probability"):
     """Occlusion sensitivity maps.
 
     Inputs:
     - model: a Sequential ending in class logits; x: (N, C, H, W) normalised images
     - target: a class (index or name) or one class per image
-    - size, stride: the occluding square's side and step, in pixels
-    - fill: what the square is painted with, see occluder_value
+    - size, stride: the occluding window's side and step, in pixels; each an int (a square,
+      the same step both ways) or a pair (height, width), (step down, step across)
+    - fill: what the window is painted with, see occluder_value (a baseline image: the
+      window shows that image's pixels)
     - batch_size: occluded copies per forward pass
     - incremental: recompute only what the square changes (incremental.py); False runs
-      every copy whole through every layer (the same map, slower)
-    Returns: prob (N, OH, OW), the target's softmax probability with the square at each
-    position, and base (N,), the probability without occlusion. base - prob is the drop.
+      every copy whole through every layer (the same map, slower). Rectangular windows
+      always run whole copies.
+    - objective: "probability" (the softmax, as in the paper) or "logit"
+    Returns: score (N, OH, OW), the target's probability (or logit) with the window at each
+    position, and base (N,), the score without occlusion. base - score is the drop.
     """
     x = np.asarray(x)
     N, C, H, W = x.shape
     layer, units = resolve_target(model, target, N)
     if layer != model.names[-1]:
         raise ValueError("occlusion explains class probabilities; give a class, not a unit")
-    if not (1 <= size <= min(H, W)) or stride < 1:
-        raise ValueError(f"occlusion: size must be in 1..{min(H, W)} and stride >= 1, "
+    if objective not in ("probability", "logit"):
+        raise ValueError(f"occlusion: objective must be 'probability' or 'logit', got {objective!r}")
+    (h, w), (sy, sx) = window_pair("size", size), window_pair("stride", stride)
+    if not (1 <= h <= H and 1 <= w <= W) or sy < 1 or sx < 1:
+        raise ValueError(f"occlusion: size must be in 1..{H} x 1..{W} and stride >= 1, "
                          f"got size={size}, stride={stride}")
     value = occluder_value(model, fill, mean, std)
-    OH, OW = conv_output_size(H, size, stride), conv_output_size(W, size, stride)   # positions
-    corners = [(i * stride, j * stride) for i in range(OH) for j in range(OW)]
+    image_fill = np.ndim(value) == 3 and np.shape(value)[1:] != (1, 1) or np.ndim(value) == 4
+    if image_fill and np.shape(value) not in ((C, H, W), (N, C, H, W)):
+        raise ValueError(f"occlusion: a baseline image must have shape {(C, H, W)} or "
+                         f"{(N, C, H, W)}, got {np.shape(value)}")
+    if image_fill:
+        value = np.broadcast_to(value, x.shape)
+    OH, OW = conv_output_size(H, h, sy), conv_output_size(W, w, sx)   # positions
+    corners = [(i * sy, j * sx) for i in range(OH) for j in range(OW)]
     classes = np.array([u[0] for u in units])                     # (N,)
-    base = probabilities(model, x)[np.arange(N), classes]        # (N,)
-    prob = np.empty((N, OH * OW))
+    base = class_scores(model, x, objective)[np.arange(N), classes]   # (N,)
+    score = np.empty((N, OH * OW))
     for n in range(N):
         for start in range(0, len(corners), batch_size):
             chunk = corners[start:start + batch_size]
-            z = occluded_logits(model, x[n], chunk, size, value, incremental)   # (B, K)
-            p = np.exp(stable_log_softmax(z.astype(np.float64), axis=1))    # (B, K)
-            prob[n, start:start + len(chunk)] = p[:, classes[n]]
-    return prob.reshape(N, OH, OW), base
+            paint = (np.stack([value[n, :, t:t + h, l:l + w] for t, l in chunk])
+                     if image_fill else value)
+            if h == w:
+                z = occluded_logits(model, x[n], chunk, h, paint, incremental)   # (B, K)
+            else:
+                z = whole_copies(model, x[n], chunk, (h, w), paint)
+            z = z.astype(np.float64)
+            if objective == "probability":
+                z = np.exp(stable_log_softmax(z, axis=1))        # (B, K)
+            score[n, start:start + len(chunk)] = z[:, classes[n]]
+    return score.reshape(N, OH, OW), base
+
+
+def occlusion_attribution(model, x, target, size=8, stride=2, fill="grey", batch_size=256,
+                          mean=None, std=None, incremental=True, objective="probability"):
+    """Captum's per-pixel occlusion attribution: for each pixel, the mean drop of the score
+    over the windows that cover it (0 where no window does). Options as occlusion; Captum
+    scores the model's output as it is, objective="logit" here.
+
+    Returns: (N, H, W) float64, positive where hiding the pixel lowers the score."""
+    score, base = occlusion(model, x, target, size, stride, fill, batch_size, mean, std,
+                            incremental, objective)
+    (h, w), (sy, sx) = window_pair("size", size), window_pair("stride", stride)
+    N, _, H, W = np.shape(x)
+    drop = base[:, None, None] - score                            # (N, OH, OW)
+    total, count = np.zeros((N, H, W)), np.zeros((H, W))
+    for i in range(score.shape[1]):
+        for j in range(score.shape[2]):
+            total[:, i * sy:i * sy + h, j * sx:j * sx + w] += drop[:, i, j, None, None]
+            count[i * sy:i * sy + h, j * sx:j * sx + w] += 1
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def window_pair(name, value):
+    """An int or a pair of ints -> (down, across)."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                 for v in pair):
+        raise ValueError(f"occlusion: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def whole_copies(model, image, corners, window, value):
+    """The model's outputs for copies of one image (C, H, W), copy b with the window (h, w)
+    at corners[b] painted `value` (a number, (C, 1, 1), or (B, C, h, w))."""
+    (h, w), B = window, len(corners)
+    copies = np.repeat(image[None], B, axis=0)                    # (B, C, H, W)
+    patches = np.broadcast_to(value, (B, image.shape[0], h, w))
+    for b, (top, left) in enumerate(corners):
+        copies[b, :, top:top + h, left:left + w] = patches[b]
+    with no_grad():
+        return model(Tensor(copies)).data
+
+
+def class_scores(model, x, objective):
+    """(N, K) probabilities or logits, float64."""
+    if objective == "probability":
+        return probabilities(model, x)
+    with no_grad():
+        return model(Tensor(x)).data.astype(np.float64)
 
 
 def map_extent(size, stride, OH, OW):
