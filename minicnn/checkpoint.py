@@ -29,7 +29,6 @@ minicnn.architectures.MODELS; minicnn.models builds on this module, not the othe
 way round.
 """
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +113,7 @@ def read_checkpoint(path):
 def _read_npz(path):
     """The arrays of an .npz checkpoint and its meta.json text. Every entry must be a plain
     (non-object) NumPy array: nothing is unpickled."""
+    import zipfile                       # here, not at the top: np.load imports it anyway
     try:
         with np.load(path, allow_pickle=False) as f:
             members = f.zip.namelist()

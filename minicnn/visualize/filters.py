@@ -70,7 +70,19 @@ def filter_norms(w):
     return np.sqrt((np.asarray(w, dtype=np.float64) ** 2).reshape(len(w), -1).sum(axis=1))
 
 
-def plot_filters(pictures, title, titles=None, ncols=8, inches=0.45):
-    """A grid of weight pictures (F, KH, KW, 3), e.g. from weights_to_rgb, each `inches` wide."""
-    return mosaic(pictures, labels=titles, ncols=ncols, title=title,
-                  pixel_inches=inches / pictures.shape[2])
+def plot_filters(pictures, title, titles=None, ncols=8, inches=0.45, fontsize=10):
+    """A grid of weight pictures (F, KH, KW, 3), e.g. from weights_to_rgb, each `inches` wide.
+
+    The title may have several lines: the figure grows by exactly the height they take, so
+    the title never covers the first row's labels.
+    """
+    fig = mosaic(pictures, labels=titles, ncols=ncols, pixel_inches=inches / pictures.shape[2])
+    if title:
+        width, height = fig.get_size_inches()
+        lines = title.count("\n") + 1
+        head = 0.15 + lines * fontsize * 1.25 / 72         # inches: the lines and a margin
+        fig.set_size_inches(width, height + head)
+        ax = fig.axes[0]                                   # keep the mosaic's size in inches
+        ax.set_position((0, 0, 1, height / (height + head)))
+        fig.suptitle(title, fontsize=fontsize, y=1 - 0.05 / (height + head), va="top")
+    return fig

@@ -28,15 +28,29 @@ def load_image(path, size=IMAGE_SIZE):
     RGBA images become RGB (alpha is dropped).
 
     Returns: (3, size, size) uint8, channels first like the dataset.
+
+    Anything that keeps the file from becoming an image (missing, a folder, not allowed, not
+    an image, broken or truncated data, more pixels than Pillow's decompression-bomb limit)
+    raises ValueError with one line naming the file and the reason.
     """
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
     except FileNotFoundError:
         raise ValueError(f"cannot read image {str(path)!r}: no such file") from None
-    except (UnidentifiedImageError, OSError) as error:
+    except IsADirectoryError:
+        raise ValueError(f"cannot read image {str(path)!r}: it is a folder") from None
+    except PermissionError:
+        raise ValueError(f"cannot read image {str(path)!r}: permission denied") from None
+    except Image.DecompressionBombError as error:   # Pillow refuses > 2 * MAX_IMAGE_PIXELS
+        raise ValueError(f"cannot read image {str(path)!r}: refused as a possible "
+                         f"decompression bomb ({error})") from None
+    except UnidentifiedImageError:
         raise ValueError(f"cannot read image {str(path)!r}: not an image file Pillow can "
-                         f"open ({type(error).__name__})") from None
+                         f"open (PNG, JPEG, GIF, BMP, WebP, TIFF, ...)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:   # broken or truncated data
+        raise ValueError(f"cannot read image {str(path)!r}: the image data is broken or "
+                         f"truncated ({type(error).__name__}: {error})") from None
     W, H = image.size
     side = min(W, H)
     left, top = (W - side) // 2, (H - side) // 2
