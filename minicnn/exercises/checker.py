@@ -195,6 +195,7 @@ class Collector:
             self.stage = "checking"
             self.report.printed = message[1]
         elif kind == "load error":
+            self.stage = "done"
             self.fail_all(f"importing your file raised an exception:\n{message[1]}",
                           "your file raised an exception when imported (see below)")
         elif kind == "property":

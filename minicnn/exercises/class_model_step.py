@@ -190,21 +190,33 @@ def check_constant(fns, case):
                        f"so that its weights add up to 1")
 
 
+def stepped(x, g, lr, l2, sigma, rms=None, decay_first=False, blur_first=False):
+    """The step with a given RMS (default: each image's own), in some order: the right
+    update and the known mistakes."""
+    if rms is None:
+        rms = np.sqrt((g ** 2).mean(axis=(1, 2, 3), keepdims=True))
+    if blur_first and sigma:
+        x = minicnn_blur(x, sigma)
+    if decay_first:
+        x = x * (1 - l2) + lr * g / (rms + 1e-12)
+    else:
+        x = (x + lr * g / (rms + 1e-12)) * (1 - l2)
+    return minicnn_blur(x, sigma) if sigma and not blur_first else x
+
+
 def check_step(fns, case):
     args = [case[k] for k in ("x", "g", "lr", "l2", "blur_sigma")]
     x, g, lr, l2, sigma = args
-    global_rms = np.sqrt((g ** 2).mean())
-    looks_like = [("your step is not divided by the gradient's RMS", minicnn_step(
-                      x, g * np.sqrt((g ** 2).mean(axis=(1, 2, 3), keepdims=True)), lr, l2, sigma)),
+    looks_like = [("your step is not divided by the gradient's RMS", stepped(*args, rms=1.0)),
                   ("your RMS is over the whole batch: each image is divided by its own "
                    "gradient's RMS (mean over C, H, W only)",
-                   minicnn_step(x, g / global_rms * np.sqrt((g ** 2).mean(
-                       axis=(1, 2, 3), keepdims=True)), lr, l2, sigma)),
-                  ("the decay was applied before the step: step first, then x * (1 - l2)",
-                   minicnn_step(x * (1 - l2), g, lr, 0.0, sigma) if l2 else x)]
+                   stepped(*args, rms=np.sqrt((g ** 2).mean())))]
+    if l2:
+        looks_like.append(("the decay was applied before the step: step first, then "
+                           "x * (1 - l2)", stepped(*args, decay_first=True)))
     if sigma:
         looks_like.append(("the blur came before the step: step, decay, then blur",
-                           minicnn_step(minicnn_blur(x, sigma), g, lr, l2, 0.0)))
+                           stepped(*args, blur_first=True)))
     compare("x", fns.class_model_step(*args), minicnn_step(*args), "class_model_step",
             looks_like=looks_like)
 

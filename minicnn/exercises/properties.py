@@ -180,6 +180,7 @@ def show(label, value, indent="    "):
         return f"{label} = {value!r}"
     text = np.array2string(value, precision=4, suppress_small=True, threshold=160,
                            max_line_width=96, separator=" ")
+    text = "\n".join(line for line in text.splitlines() if line.strip())   # no blank lines
     head = f"{label} {value.shape}" if value.ndim > 1 else label
     if "\n" not in text:
         return f"{head} = {text}"

@@ -126,27 +126,40 @@ def sizes_up(layers, H, W):
 
 
 @st.composite
-def layer_stacks(draw, padding=True):
-    n = draw(st.integers(1, 4))
+def layer_stacks(draw, padding=True, border=False):
+    """1-4 (kernel, stride, padding) layers. border: at least two, the first with stride >= 2
+    and the last with padding: a stack where clipping at every layer matters."""
+    n = draw(st.integers(2 if border else 1, 4))
     layers = []
-    for _ in range(n):
-        K, S = draw(st.integers(1, 5)), draw(st.integers(1, 3))
-        P = draw(st.integers(0, (K - 1) // 2 + 1)) if padding else 0
+    for k in range(n):
+        last = border and k == n - 1
+        K = draw(st.integers(3 if last else 1, 5))
+        S = draw(st.integers(2 if border and k == 0 else 1, 3))
+        # at most "same" padding, (K - 1) // 2: every window holds at least one real row
+        P = draw(st.integers(1 if last else 0, (K - 1) // 2)) if padding else 0
         layers.append((K, S, P))
     return layers
 
 
 @st.composite
 def unit_cases(draw, padding=True, border=False):
-    layers = draw(layer_stacks(padding))
+    """A stack, an input size, and a unit of the last layer. border: the unit in the last row
+    and column, and an input whose last rows the first layer's stride leaves out (there a
+    range clipped at the image only would reach pixels no unit of the first layer reads)."""
+    layers = draw(layer_stacks(padding, border))
     need = 1                                         # the smallest input with one output
     for K, S, P in reversed(layers):
         need = max(1, (need - 1) * S + K - 2 * P)
     H, W = need + draw(st.integers(0, 12)), need + draw(st.integers(0, 12))
+    K, S, P = layers[0]
+    if border:
+        while (H + 2 * P - K) % S == 0:
+            H += 1
+        while (W + 2 * P - K) % S == 0:
+            W += 1
     OH, OW = sizes_up(layers, H, W)[-1]
-    if border:                                       # the first or the last row / column
-        y = draw(st.sampled_from([0, OH - 1]))
-        x = draw(st.sampled_from([0, OW - 1]))
+    if border:
+        y, x = OH - 1, OW - 1
     else:
         y, x = draw(st.integers(0, OH - 1)), draw(st.integers(0, OW - 1))
     return {"layers": layers, "y": y, "x": x, "input_hw": (H, W)}
@@ -218,15 +231,15 @@ PROPERTIES = [
              unit_cases(padding=False), check_region,
              "walk down from [y, y + 1): y0 <- y0*S - P, y1 <- (y1 - 1)*S - P + K, one layer at "
              "a time from the unit's layer to the first.", uses=("receptive_field",)),
-    Property("region with padding: clipped to the rows and columns that exist, at every "
-             "layer", unit_cases(), check_region,
+    Property("region with padding: clipped to the rows and columns that exist",
+             unit_cases(), check_region,
              "compute the layers' sizes walking up (H <- (H + 2P - K) // S + 1); on the way down "
              "clip y0 >= 0 and y1 <= the height of the layer below, at every layer.",
              uses=("receptive_field",)),
-    Property("region of a unit at the border (first or last row and column)",
-             unit_cases(border=True), check_region,
-             "at the border part of the window hangs over the padding, which hides nothing: "
-             "clip, and check that y1 and x1 stay slice bounds (one past the last row).",
+    Property("region of a unit in the last row and column: clipped at every layer, not "
+             "only at the image", unit_cases(border=True), check_region,
+             "a window hanging over a layer's padding reads no unit there, and so nothing "
+             "below it: clip y1 to the height of each layer on the way down, not only to H.",
              uses=("receptive_field",)),
 ]
 

@@ -142,9 +142,17 @@ def forward_cases(draw):
 
 @st.composite
 def backward_cases(draw):
+    """x and dout off 0 (no kink), and the first four entries the four sign combinations of
+    the docstring's table, so that the three rules always differ on a case."""
     rng = np.random.default_rng(draw(seeds))
-    shape = draw(shapes)
-    return {"x": off_zero(rng, shape), "dout": off_zero(rng, shape)}   # no kink at x = 0
+    shape = draw(shapes.filter(lambda shape: np.prod(shape) >= 4))
+    x, dout = np.abs(off_zero(rng, shape)), np.abs(off_zero(rng, shape))
+    x.reshape(-1)[:4] *= [1, 1, -1, -1]
+    dout.reshape(-1)[:4] *= [1, -1, 1, -1]
+    rest = np.unravel_index(np.arange(4, x.size), shape)
+    x[rest] *= rng.choice([-1.0, 1.0], size=x.size - 4)
+    dout[rest] *= rng.choice([-1.0, 1.0], size=x.size - 4)
+    return {"x": x, "dout": dout}
 
 
 def check_forward(fns, case):

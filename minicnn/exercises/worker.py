@@ -21,6 +21,7 @@ import importlib.util
 import io
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -43,8 +44,9 @@ class StopShrinking(BaseException):
 
 
 class Capture:
-    """What the student's code prints, kept instead of shown (cleared for every case, so
-    after a failure it holds the output of the failing case's final run)."""
+    """What the student's code prints, and the warnings it raises (NumPy's "overflow
+    encountered in exp"), kept instead of shown. Cleared for every case, so after a failure
+    it holds the output of the failing case's final run."""
 
     def __init__(self):
         self.buffer = io.StringIO()
@@ -52,9 +54,15 @@ class Capture:
     def __enter__(self):
         self.saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = self.buffer
+        self.catching = warnings.catch_warnings(record=True)
+        self.caught = self.catching.__enter__()
+        warnings.simplefilter("always")
         return self
 
     def __exit__(self, *exc):
+        self.catching.__exit__(*exc)
+        for w in self.caught:
+            self.buffer.write(f"{w.category.__name__}: {w.message} (line {w.lineno})\n")
         sys.stdout, sys.stderr = self.saved
 
     def clear(self):
@@ -97,7 +105,10 @@ def run(name, path, indices, examples, picture, out, data, send):
         text, _ = student_traceback(error, path)
         if isinstance(error, SystemExit):
             text = "your file called sys.exit() (or exit()) while being imported"
+        if capture.text():
+            text += "\nyour file printed:\n" + capture.text()
         send(("load error", text))
+        send(("done",))
         return
     send(("loaded", capture.text()))
     fns = Functions(module, exercise.FUNCTIONS, send)
