@@ -165,3 +165,11 @@ _common.save(fig, args.out / "best_patches.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start conv_naive` writes `minicnn-exercises/conv_naive.py`, a
+# skeleton with the math and hints: `conv_forward` and `conv_backward` as loops, stride and
+# padding included, and once every property passes the checker computes conv1's 32 feature
+# maps of a test image with your code. Check it with `minicnn exercise check conv_naive`.

@@ -130,3 +130,12 @@ _common.save(fig, args.out / "before_after.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start conv_im2col` writes `minicnn-exercises/conv_im2col.py`, a
+# skeleton with the math and hints: im2col, col2im and a convolution built on one matrix
+# multiply; the checker then runs all four conv layers of the shipped net with your functions
+# and draws saliency and guided-backprop maps through them. Check it with `minicnn exercise
+# check conv_im2col`.

@@ -118,3 +118,11 @@ _common.save(fig, args.out / "hidden_units_start.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start linear` writes `minicnn-exercises/linear.py`, a skeleton
+# with the math and hints: the fully connected layer's forward and its three gradients; the
+# checker then runs the shipped mlp with your layer, classifying test images and drawing their
+# saliency. Check it with `minicnn exercise check linear`.

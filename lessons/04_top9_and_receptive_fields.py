@@ -145,3 +145,12 @@ _common.save(fig, args.out / f"top9_conv4_channel{c}_whole.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start receptive_field` writes
+# `minicnn-exercises/receptive_field.py`, a skeleton with the math and hints: the recursion r
+# <- r + (K - 1) j, j <- j S, and one unit's region clipped at every layer; the checker then
+# crops conv4's top-9 patches with your function. Check it with `minicnn exercise check
+# receptive_field`.

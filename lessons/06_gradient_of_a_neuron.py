@@ -187,3 +187,11 @@ _common.save(fig, args.out / "smoothgrad.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start saliency` writes `minicnn-exercises/saliency.py`, a
+# skeleton with the math and hints: the forward and backward pass of this lesson by hand for a
+# one-hidden-layer net; the checker then draws the shipped mlp's saliency maps with your
+# function. Check it with `minicnn exercise check saliency`.

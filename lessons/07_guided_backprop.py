@@ -141,3 +141,11 @@ _common.save(fig, args.out / "class_sensitivity.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start guided_unit` writes `minicnn-exercises/guided_unit.py`, a
+# skeleton with the math and hints: the whole walk back from one hidden unit, with the guided
+# rule at every ReLU; the checker then draws the guided backprop of four conv4 neurons with
+# your function, as above. Check it with `minicnn exercise check guided_unit`.

@@ -167,3 +167,16 @@ for rule in RULES:
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start relu_rules` writes `minicnn-exercises/relu_rules.py`, a
+# skeleton with the math and hints: the ReLU and its normal, deconvnet and guided rules; the
+# checker then puts them in every ReLU of the shipped net and draws the three maps of test
+# images. Check it with `minicnn exercise check relu_rules`.
+#
+# Your turn: `minicnn exercise start max_pool` writes `minicnn-exercises/max_pool.py`, a
+# skeleton with the math and hints: max-pooling and its switches; the checker then runs both
+# pools of the shipped net with your code and draws deconvnet and guided maps through your
+# switches. Check it with `minicnn exercise check max_pool`.

@@ -146,3 +146,12 @@ _common.save(fig, args.out / "history.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start class_model_step` writes
+# `minicnn-exercises/class_model_step.py`, a skeleton with the math and hints: one step of the
+# ascent (the RMS-normalised step, the L2 decay, the Gaussian blur); the checker then makes
+# the class models of all ten classes with your step. Check it with `minicnn exercise check
+# class_model_step`.

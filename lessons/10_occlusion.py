@@ -153,3 +153,11 @@ for n in range(len(x)):
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start occlusion` writes `minicnn-exercises/occlusion.py`, a
+# skeleton with the math and hints: the sliding square and the probability map; the checker
+# then draws the shipped net's occlusion maps of test images with your function. Check it with
+# `minicnn exercise check occlusion`.

@@ -130,3 +130,11 @@ _common.save(fig, args.out / "layers.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start gradcam` writes `minicnn-exercises/gradcam.py`, a
+# skeleton with the math and hints: Grad-CAM's channel weights and map from A and dA; the
+# checker then draws the Grad-CAM maps of test images at relu4 with your function. Check it
+# with `minicnn exercise check gradcam`.

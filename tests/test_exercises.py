@@ -594,3 +594,10 @@ def test_a_pass_draws_the_picture_with_the_students_own_functions(tmp_path):
     shapes = set(log.read_text().split("\n"))
     assert "(4, 32, 32, 32)" in shapes, sorted(shapes)[:10]
     assert str(out) in report.summary()
+
+
+@pytest.mark.parametrize("name", exercises.EXERCISES)
+def test_its_lesson_ends_with_a_your_turn_cell_naming_it(name):
+    text = (LESSONS / f"{exercises.load(name).LESSON}.py").read_text(encoding="utf-8")
+    last_cell = text.rsplit("# %%", 1)[1]
+    assert "Your turn" in last_cell and f"`minicnn exercise start {name}`" in last_cell
