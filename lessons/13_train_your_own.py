@@ -159,3 +159,17 @@ _common.save(fig, args.out / "my_mlp_hidden_units.png")
 
 # %%
 _common.done(args)
+
+# %% [markdown]
+# ## Your turn
+#
+# Your turn: `minicnn exercise start softmax_cross_entropy` writes
+# `minicnn-exercises/softmax_cross_entropy.py`, a skeleton with the math and hints: the loss
+# and its gradient, stable for large logits; the checker then sends your gradient back through
+# the shipped net to make images that fool it. Check it with `minicnn exercise check
+# softmax_cross_entropy`.
+#
+# Your turn: `minicnn exercise start sgd_momentum` writes `minicnn-exercises/sgd_momentum.py`,
+# a skeleton with the math and hints: one step of SGD with momentum and weight decay; the
+# checker then runs your update down a narrow valley and trains a fresh mlp with it. Check it
+# with `minicnn exercise check sgd_momentum`.
