@@ -204,7 +204,7 @@ def picture(fns, out, data, notify):
         cifar = load_cifar10(data, download=False, progress=False)
     except DataError:
         cifar = None
-    if cifar is not None:
+    if cifar is not None and len(cifar.train_x) >= 150 * 64:
         for momentum, colour in ((0.0, "tab:blue"), (0.9, "tab:red")):
             losses = train_mlp(fns, cifar, momentum, notify)
             smooth = np.convolve(losses, np.ones(10) / 10, mode="valid")
@@ -219,6 +219,7 @@ def picture(fns, out, data, notify):
         ax_loss.set_axis_off()
         ax_loss.text(0.5, 0.5, "training the mlp needs CIFAR-10:\n--data PATH or MINICNN_DATA",
                      ha="center", va="center")
-        text += " (no CIFAR-10 at hand to train the mlp: pass --data PATH or set MINICNN_DATA)"
+        text += (" (no CIFAR-10 training images at hand to train the mlp: pass --data PATH or "
+                 "set MINICNN_DATA)")
     fig.tight_layout()
     return pictures.save(fig, out), text
