@@ -31,7 +31,7 @@ from minicnn.plots import plot_training_curves
 from minicnn.train import TrainConfig, evaluate, train
 
 args = _common.parse_args("13_train_your_own")
-data = _common.load_data(args)
+data = _common.load_data(args, train=True)       # training images: the sample has none
 print(data)
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 """What every lesson shares: its command line, the test images, and saving figures.
 
     args = parse_args("07_guided_backprop")   # --out DIR, --data PATH, --quick
-    data = load_data(args)                    # CIFAR-10, or exit with how to get it
+    data = load_data(args)                    # CIFAR-10 (with --quick, else the embedded sample)
     x, y = examples(model, data, count=4)     # a few test images the model gets right
     save(fig, args.out / "maps.png")          # write the PNG (and show it, if there is a screen)
     done(args)                                # the last line of every lesson
@@ -16,7 +16,8 @@ import numpy as np
 
 import minicnn
 from minicnn import visualize as vis
-from minicnn.data import DataError, load_cifar10, resolve_source
+from minicnn.data import DataError, load_cifar10, load_sample, resolve_source
+from minicnn.data.sample import images_note
 from minicnn.plots import save_figure
 
 HOW_TO_GET_DATA = ("this lesson needs CIFAR-10: pass --data PATH or set MINICNN_DATA=PATH (an "
@@ -42,16 +43,24 @@ def parse_args(name):
     return args
 
 
-def load_data(args, required=True):
-    """CIFAR-10 from --data, MINICNN_DATA, the cache or the download. If there is none:
-    exit with one line saying how to get it, or (required=False) say so and return None."""
+def load_data(args, required=True, train=False):
+    """CIFAR-10 from --data, MINICNN_DATA, the cache or the download. With --quick and none
+    of the first three, the 1,000 test images embedded in minicnn instead, without a download
+    (not for a lesson that needs the training images: train=True). If there is none: exit
+    with one line saying how to get it, or (required=False) say so and return None."""
     try:
         if resolve_source(args.data) is None:
+            if args.quick and not train:
+                data = load_sample()
+                print(f"--quick without data: {images_note(data)}")
+                return data
             print("no --data, no MINICNN_DATA, nothing cached: downloading CIFAR-10 ...")
         return load_cifar10(args.data)
     except DataError as error:
         if required:
-            sys.exit(f"{HOW_TO_GET_DATA} ({error})")
+            quick = "" if train else ("; or run with --quick, which uses the 1,000 test images "
+                                      "embedded in minicnn")
+            sys.exit(f"{HOW_TO_GET_DATA}{quick} ({error})")
         print(f"no CIFAR-10 ({error}); carrying on without it")
         return None
 
@@ -84,8 +93,10 @@ def save(fig, path):
     print(f"wrote {path}")
     backend = matplotlib.get_backend().lower()
     if "inline" in backend or "widget" in backend or "ipympl" in backend:   # a notebook
-        from IPython.display import display
-        display(fig)
+        # the PNG itself: IPython draws a bare Figure only once pyplot has set the inline
+        # backend up, and the lessons never import pyplot
+        from IPython.display import Image, display
+        display(Image(filename=str(path)))
     elif backend not in NOT_A_SCREEN:           # a window: hand the figure to pyplot
         import matplotlib.pyplot as plt
         try:
