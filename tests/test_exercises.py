@@ -288,7 +288,8 @@ MISTAKES = [
      "last row and column", "clipped at the image only"),
     ("receptive_field", "inclusive ends",
      "_rf = receptive_field\n"
-     "def receptive_field(layers, y, x, input_hw):\n    y0, y1, x0, x1 = _rf(layers, y, x, input_hw)\n"
+     "def receptive_field(layers, y, x, input_hw):\n"
+     "    y0, y1, x0, x1 = _rf(layers, y, x, input_hw)\n"
      "    return y0, y1 - 1, x0, x1 - 1\n", "without padding", "one short"),
 
     ("saliency", "the ReLU's mask forgotten",
@@ -415,7 +416,7 @@ def test_every_exercise_has_three_typical_mistakes():
                          ids=[f"{m[0]}: {m[1]}" for m in MISTAKES])
 def test_a_typical_mistake_fails_in_the_property_that_names_it(name, what, code, prop, message,
                                                               tmp_path):
-    source = exercises.solution_source(name) + "\n\n# the mistake (a later definition wins)\n" + code
+    source = exercises.solution_source(name) + "\n\n# the mistake: a later definition wins\n" + code
     report = run_check(name, write(tmp_path / f"{name}.py", source))
     assert not report.passed and report.exit_code == 1
     broken = outcome(report, prop)

@@ -225,22 +225,18 @@ PROPERTIES = [
     Property("gaussian_blur: separable Gaussian, radius max(1, ceil(3 sigma)), mirrored "
              "borders", blur_cases(), check_blur,
              "build k[t] for t = -r..r and divide by its sum; pad with mode='reflect' along one "
-             "axis, sum the 2r + 1 shifted slices times k; then the same along the other axis.",
-             uses=("gaussian_blur",)),
+             "axis, sum the 2r + 1 shifted slices times k; then the same along the other axis."),
     Property("gaussian_blur keeps a constant image constant (the kernel sums to 1)",
              blur_cases(constant=True), check_constant,
-             "k = k / k.sum(): a weighted average of equal pixels is that pixel.",
-             uses=("gaussian_blur",)),
+             "k = k / k.sum(): a weighted average of equal pixels is that pixel."),
     Property("one image: x + lr * g / rms(g), then the decay x * (1 - l2)", step_cases(),
-             check_step, "rms = sqrt(mean of g**2); x = (x + lr * g / (rms + 1e-12)) * (1 - l2).",
-             uses=("class_model_step",)),
+             check_step, "rms = sqrt(mean of g**2); x = (x + lr * g / (rms + 1e-12)) * (1 - l2)."),
     Property("a batch: each image's step is divided by its own gradient's RMS",
              step_cases(batch=True), check_step,
              "np.sqrt((g ** 2).mean(axis=(1, 2, 3), keepdims=True)) is (N, 1, 1, 1), one RMS per "
-             "image.", uses=("class_model_step",)),
+             "image."),
     Property("with blur: step, decay, and the blur last", step_cases(blur=True), check_step,
-             "blur the image after the step and the decay, with gaussian_blur(x, blur_sigma).",
-             uses=("class_model_step",)),
+             "blur the image after the step and the decay, with gaussian_blur(x, blur_sigma)."),
 ]
 
 

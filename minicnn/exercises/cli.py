@@ -173,7 +173,8 @@ def cmd_check(args):
     if args.examples is not None and args.examples < 1:
         raise UsageError(f"--examples must be at least 1, got {args.examples}")
     if args.time_limit is not None and not args.time_limit > 0:
-        raise UsageError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+        raise UsageError(f"--time-limit must be a positive number of seconds, "
+                         f"got {args.time_limit}")
     options = {"picture": args.picture, "data": args.data}
     if args.examples is not None:
         options["examples"] = args.examples

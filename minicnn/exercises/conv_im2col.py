@@ -223,21 +223,17 @@ PROPERTIES = [
     Property("im2col: column oy*OW + ox is window (oy, ox), flattened in (c, i, j) order",
              conv_cases(), check_im2col,
              "cols[n, (c*KH + i)*KW + j, oy*OW + ox] = xp[n, c, oy*stride + i, ox*stride + j]; "
-             "build (N, C, KH, KW, OH, OW) and reshape, which keeps that order.",
-             uses=("im2col",)),
+             "build (N, C, KH, KW, OH, OW) and reshape, which keeps that order."),
     Property("col2im: every column added back onto its window (im2col's adjoint), padding "
              "cropped", col2im_cases(), check_col2im,
-             "undo im2col tap by tap into a zero, padded array with +=, then crop the padding.",
-             uses=("col2im",)),
+             "undo im2col tap by tap into a zero, padded array with +=, then crop the padding."),
     Property("conv_forward: equals the convolution's sum (minicnn's conv2d_forward)",
              conv_cases(), check_forward,
-             "out = w.reshape(F, -1) @ im2col(x) + b[:, None], reshaped to (N, F, OH, OW).",
-             uses=("conv_forward",)),
+             "out = w.reshape(F, -1) @ im2col(x) + b[:, None], reshaped to (N, F, OH, OW)."),
     Property("conv_backward: dw, db and dx match central differences", backward_cases(),
              check_backward,
              "dw = sum over n of dout[n] @ cols[n].T; db = dout summed over n and positions; "
-             "dx = col2im(w2.T @ dout), with dout reshaped to (N, F, OH*OW).",
-             uses=("conv_backward",)),
+             "dx = col2im(w2.T @ dout), with dout reshaped to (N, F, OH*OW)."),
 ]
 
 

@@ -220,26 +220,22 @@ PROPERTIES = [
     Property("output shape: (N, F, (H + 2P - KH) // S + 1, (W + 2P - KW) // S + 1)",
              conv_cases(), check_shape,
              "count the window positions: the last window must fit inside the padded input, "
-             "so OH = (H + 2*padding - KH) // stride + 1 (integer division).",
-             uses=("conv_forward",)),
+             "so OH = (H + 2*padding - KH) // stride + 1 (integer division)."),
     Property("forward: every output is b[f] plus the filter's dot product with its window",
              conv_cases(), check_forward,
              "out[n, f, oy, ox] = (xp[n, :, oy*S:oy*S + KH, ox*S:ox*S + KW] * w[f]).sum() + "
-             "b[f], with xp the zero-padded x; the window moves by the stride.",
-             uses=("conv_forward",)),
+             "b[f], with xp the zero-padded x; the window moves by the stride."),
     Property("backward: dx matches central differences (padding cropped off)",
              backward_cases(), lambda fns, case: gradient_check(fns, case, "x"),
              "add dout[n, f, oy, ox] * w[f] onto the window's place in a padded dxp (windows "
-             "overlap: +=), then crop the padding to get x's shape.",
-             uses=("conv_backward",)),
+             "overlap: +=), then crop the padding to get x's shape."),
     Property("backward: dw matches central differences", backward_cases(),
              lambda fns, case: gradient_check(fns, case, "w"),
-             "dw[f] sums dout[n, f, oy, ox] times the window that output read, over n, oy, ox.",
-             uses=("conv_backward",)),
+             "dw[f] sums dout[n, f, oy, ox] times the window that output read, over n, oy, ox."),
     Property("backward: db matches central differences", backward_cases(),
              lambda fns, case: gradient_check(fns, case, "b"),
              "every output of filter f adds b[f] once, so db[f] is the sum of dout[:, f] over "
-             "the batch and all positions.", uses=("conv_backward",)),
+             "the batch and all positions."),
 ]
 
 

@@ -143,18 +143,17 @@ def check_net(fns, case):
 
 PROPERTIES = [
     Property("one image: cam = relu(sum_k mean(dA_k) A_k)", array_cases(), check_arrays,
-             "alpha = dA.mean(axis=(2, 3)) is (N, K); multiply each channel A[:, k] by alpha[:, k], "
-             "sum over k, then np.maximum(cam, 0).", uses=("gradcam",)),
+             "alpha = dA.mean(axis=(2, 3)) is (N, K); multiply each channel A[:, k] by "
+             "alpha[:, k], sum over k, then np.maximum(cam, 0)."),
     Property("cam is never negative", array_cases(batch=True), check_nonnegative,
-             "Grad-CAM's ReLU keeps the positive evidence only.", uses=("gradcam",)),
+             "Grad-CAM's ReLU keeps the positive evidence only."),
     Property("a batch: each image weighs the channels by its own gradient",
              array_cases(batch=True), check_arrays,
-             "average dA over the positions (axes 2 and 3) only, not over the batch.",
-             uses=("gradcam",)),
+             "average dA over the positions (axes 2 and 3) only, not over the batch."),
     Property("equals minicnn's Grad-CAM of a small random conv net at its ReLU layer",
              net_cases(), check_net,
              "A and dA come from a real network here (A >= 0 after the ReLU); the same formula "
-             "applies.", uses=("gradcam",)),
+             "applies."),
 ]
 
 

@@ -221,20 +221,18 @@ PROPERTIES = [
     Property("one image, a conv unit: equals minicnn's guided backprop of the unit",
              net_cases(), check,
              "forward through every layer keeping each ReLU's input; dout = 1 at the unit; "
-             "back through the layers in reverse, the guided rule at each ReLU.",
-             uses=("guided_backprop_unit",)),
+             "back through the layers in reverse, the guided rule at each ReLU."),
     Property("a unit after a ReLU: the guided rule at the unit's own ReLU too",
              net_cases(end="relu"), check,
              "when the last layer is a ReLU, the walk back starts with the guided rule at it, "
-             "using the input it saw in the forward pass.", uses=("guided_backprop_unit",)),
+             "using the input it saw in the forward pass."),
     Property("a batch: every image gets the unit's map, each through its own switches",
              net_cases(batch=True), check,
-             "dout[(slice(None),) + tuple(unit)] = 1 sets the unit in every image of the batch.",
-             uses=("guided_backprop_unit",)),
+             "dout[(slice(None),) + tuple(unit)] = 1 sets the unit in every image of the batch."),
     Property("a unit of a linear layer on top (unit = (k,)), through flatten",
              net_cases(end="linear", dense=True), check,
              "with an (N, K) output the unit is (k,): dout[:, k] = 1; flatten's backward "
-             "reshapes dout back to the conv layer's shape.", uses=("guided_backprop_unit",)),
+             "reshapes dout back to the conv layer's shape."),
 ]
 
 

@@ -130,19 +130,16 @@ def gradient_check(fns, case, which):
 PROPERTIES = [
     Property("forward: out = x @ w.T + b, with w as (out, in)", linear_cases(), check_forward,
              "w is (M, D): row m is unit m's weights, so out[n, m] = x[n] . w[m] + b[m], "
-             "which is x @ w.T + b.", uses=("linear_forward",)),
+             "which is x @ w.T + b."),
     Property("backward: dx matches central differences", linear_cases(backward=True),
              lambda fns, case: gradient_check(fns, case, "x"),
-             "dx[n, d] = sum_m dout[n, m] * w[m, d]: dout @ w, of x's shape (N, D).",
-             uses=("linear_backward",)),
+             "dx[n, d] = sum_m dout[n, m] * w[m, d]: dout @ w, of x's shape (N, D)."),
     Property("backward: dw matches central differences", linear_cases(backward=True),
              lambda fns, case: gradient_check(fns, case, "w"),
-             "dw[m, d] = sum_n dout[n, m] * x[n, d]: dout.T @ x, of w's shape (M, D).",
-             uses=("linear_backward",)),
+             "dw[m, d] = sum_n dout[n, m] * x[n, d]: dout.T @ x, of w's shape (M, D)."),
     Property("backward: db matches central differences", linear_cases(backward=True),
              lambda fns, case: gradient_check(fns, case, "b"),
-             "b[m] is added to out[n, m] for every image n, so db[m] = sum_n dout[n, m].",
-             uses=("linear_backward",)),
+             "b[m] is added to out[n, m] for every image n, so db[m] = sum_n dout[n, m]."),
 ]
 
 

@@ -200,24 +200,22 @@ PROPERTIES = [
     Property("output shape: (N, C, (H - kernel) // stride + 1, (W - kernel) // stride + 1)",
              pool_cases(), check_shape,
              "the last window must fit inside x: OH = (H - kernel) // stride + 1 (integer "
-             "division, no padding).", uses=("max_pool_forward",)),
+             "division, no padding)."),
     Property("forward: each window's maximum", pool_cases(), check_forward,
              "window (oy, ox) is x[:, :, oy*stride:oy*stride + kernel, ox*stride:ox*stride + "
-             "kernel]; its maximum over the last two axes is out[:, :, oy, ox].",
-             uses=("max_pool_forward",)),
+             "kernel]; its maximum over the last two axes is out[:, :, oy, ox]."),
     Property("backward: each dout goes to its window's maximum (central differences)",
              pool_cases(backward=True), check_backward,
              "find where each window's maximum is and add dout[n, c, oy, ox] to that one pixel "
-             "of dx; the other pixels of the window get nothing.", uses=("max_pool_backward",)),
+             "of dx; the other pixels of the window get nothing."),
     Property("backward: overlapping windows (stride < kernel) add up at a shared maximum",
              pool_cases(overlap=True, backward=True), check_backward,
-             "a pixel that wins several windows gets the sum of their douts: dx[...] += dout.",
-             uses=("max_pool_backward",)),
+             "a pixel that wins several windows gets the sum of their douts: dx[...] += dout."),
     Property("backward: a tie goes to the first maximum in row-major order",
              pool_cases(values="ties", backward=True),
              lambda fns, case: check_backward(fns, case, numerical=False),
              "np.argmax(window) returns the first maximum of the window read row by row; "
-             "np.unravel_index turns it into (i, j).", uses=("max_pool_backward",)),
+             "np.unravel_index turns it into (i, j)."),
 ]
 
 

@@ -30,7 +30,7 @@ square's top-left corner visits (i * stride, j * stride) for
 
 and the map is
 
-    prob[i, j] = predict(copy)[0, label],   copy = the image with
+    prob[i, j] = predict(copy[None])[0, label],   copy = the image with
                  copy[:, i*stride:i*stride + size, j*stride:j*stride + size] = fill
 
 on every channel. Each position starts from a fresh copy of the image: the squares of
@@ -176,15 +176,13 @@ def check_untouched(fns, case):
 PROPERTIES = [
     Property("output shape: ((H - size) // stride + 1, (W - size) // stride + 1)",
              occlusion_cases(), check_shape,
-             "the square must fit inside the image: the last corner is at (OH - 1) * stride.",
-             uses=("occlusion",)),
+             "the square must fit inside the image: the last corner is at (OH - 1) * stride."),
     Property("prob[i, j]: p(label) with the square's corner at (i * stride, j * stride)",
              occlusion_cases(), check_map,
              "for each (i, j): a fresh copy, copy[:, i*stride:i*stride + size, "
-             "j*stride:j*stride + size] = fill, then predict(copy[None])[0, label].",
-             uses=("occlusion",)),
+             "j*stride:j*stride + size] = fill, then predict(copy[None])[0, label]."),
     Property("the image itself is left as it was", occlusion_cases(), check_untouched,
-             "paint copies of the image, never the image you were given.", uses=("occlusion",)),
+             "paint copies of the image, never the image you were given."),
 ]
 
 

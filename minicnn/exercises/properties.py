@@ -61,8 +61,7 @@ class Property:
     cases: st.SearchStrategy
     check: Callable
     hint: str
-    uses: tuple = ()                 # the student's functions it calls, for "not started"
-    examples: int | None = None      # fewer examples for an expensive property
+    examples: int | None = None      # fewer cases for an expensive property
 
 
 # ---- the student's functions ------------------------------------------------------------
@@ -233,7 +232,8 @@ def compare(name, actual, expected, function, rtol=1e-6, atol=1e-7, looks_like=(
         return
     lines = []
     if actual.shape != expected.shape:
-        lines.append(f"{name} has the wrong shape: expected {expected.shape}, yours is {actual.shape}")
+        lines.append(f"{name} has the wrong shape: expected {expected.shape}, "
+                     f"yours is {actual.shape}")
     lines.append(show(f"expected {name}", expected))
     lines.append(show(f"yours    {name}", actual))
     if actual.shape == expected.shape and expected.ndim:

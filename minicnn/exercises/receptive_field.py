@@ -225,22 +225,19 @@ PROPERTIES = [
     Property("size: r <- r + (K - 1) j and j <- j S, from the input up",
              layer_stacks().map(lambda layers: {"layers": layers}),
              check_size, "start from r = 1, j = 1 (the image) and apply each layer in order, "
-             "r first (it uses the jump of the layer below), then j.",
-             uses=("receptive_field_size",)),
+             "r first (it uses the jump of the layer below), then j."),
     Property("region without padding: rows y*j .. y*j + r of the input, likewise columns",
              unit_cases(padding=False), check_region,
              "walk down from [y, y + 1): y0 <- y0*S - P, y1 <- (y1 - 1)*S - P + K, one layer at "
-             "a time from the unit's layer to the first.", uses=("receptive_field",)),
+             "a time from the unit's layer to the first."),
     Property("region with padding: clipped to the rows and columns that exist",
              unit_cases(), check_region,
              "compute the layers' sizes walking up (H <- (H + 2P - K) // S + 1); on the way down "
-             "clip y0 >= 0 and y1 <= the height of the layer below, at every layer.",
-             uses=("receptive_field",)),
+             "clip y0 >= 0 and y1 <= the height of the layer below, at every layer."),
     Property("region of a unit in the last row and column: clipped at every layer, not "
              "only at the image", unit_cases(border=True), check_region,
              "a window hanging over a layer's padding reads no unit there, and so nothing "
-             "below it: clip y1 to the height of each layer on the way down, not only to H.",
-             uses=("receptive_field",)),
+             "below it: clip y1 to the height of each layer on the way down, not only to H."),
 ]
 
 
@@ -312,8 +309,8 @@ def picture(fns, out, data, notify):
                 crops.append(x_all[n, :, y0:y1, x0:x1])
             blocks.append(patch_block(crops, size))
         ax.imshow(tile(np.stack(blocks), ncols=8, pad=3), interpolation="nearest")
-        ax.set_title(f"conv4 channels 0-15: the top-9 patches of 1,000 test images, cropped by "
-                     f"your receptive_field", fontsize=9)
+        ax.set_title("conv4 channels 0-15: the top-9 patches of 1,000 test images, cropped by "
+                     "your receptive_field", fontsize=9)
         text += " and cropped conv4's top-9 patches of 1,000 CIFAR-10 test images"
     else:
         ax.text(0.5, 0.5, "top-9 patches need CIFAR-10:\n--data PATH or MINICNN_DATA",

@@ -215,24 +215,20 @@ def check_backward_untouched(fns, case):
 
 PROPERTIES = [
     Property("relu_forward is max(x, 0), elementwise, for any shape", forward_cases(),
-             check_forward, "out = np.maximum(x, 0) keeps x's shape; 0 where x < 0.",
-             uses=("relu_forward",)),
+             check_forward, "out = np.maximum(x, 0) keeps x's shape; 0 where x < 0."),
     Property("relu_forward leaves x as it was", forward_cases(), check_forward_untouched,
-             "compute a new array (np.maximum(x, 0)) rather than writing into x.",
-             uses=("relu_forward",)),
+             "compute a new array (np.maximum(x, 0)) rather than writing into x."),
     Property("normal rule: the true gradient, equal to central differences of max(x, 0)",
              backward_cases(), check_normal,
              "the true gradient passes dout, of either sign, where the input x was positive: "
-             "dout * (x > 0).", uses=("relu_backward_normal",)),
+             "dout * (x > 0)."),
     Property("deconv rule: the positive part of dout, whatever x was", backward_cases(),
              check_deconv, "the deconvnet rectifies the signal: np.maximum(dout, 0); x plays "
-             "no part.", uses=("relu_backward_deconv",)),
+             "no part."),
     Property("guided rule: the positive part of dout, only where x > 0", backward_cases(),
-             check_guided, "guided backprop needs both conditions: np.maximum(dout, 0) * (x > 0).",
-             uses=("relu_backward_guided",)),
+             check_guided, "guided backprop needs both conditions: np.maximum(dout, 0) * (x > 0)."),
     Property("the backward rules leave x and dout as they were", backward_cases(),
-             check_backward_untouched, "return a new array; do not assign into x or dout.",
-             uses=("relu_backward_normal", "relu_backward_guided", "relu_backward_deconv")),
+             check_backward_untouched, "return a new array; do not assign into x or dout."),
 ]
 
 

@@ -123,11 +123,11 @@ PROPERTIES = [
     Property("one image: dx matches central differences of the target's score",
              mlp_cases(), check,
              "forward (z, h, s), then backward from a one-hot ds: dh = ds @ w2, "
-             "dz = dh * (z > 0), dx = dz @ w1.", uses=("saliency",)),
+             "dz = dh * (z > 0), dx = dz @ w1."),
     Property("a batch: each image's map is the gradient of its own class's score",
              mlp_cases(batch=True), check,
              "the one-hot ds has a 1 at (n, target[n]) for every image n: "
-             "ds[np.arange(N), target] = 1.", uses=("saliency",)),
+             "ds[np.arange(N), target] = 1."),
 ]
 
 

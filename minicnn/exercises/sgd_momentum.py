@@ -124,19 +124,15 @@ def check_steps(fns, case):
 PROPERTIES = [
     Property("plain SGD: momentum 0 and no decay give w - lr * dw",
              sgd_cases(momentum=False, decay=False), check_steps,
-             "with momentum 0, v = g = dw, and the step is w - lr * dw.",
-             uses=("sgd_momentum",)),
+             "with momentum 0, v = g = dw, and the step is w - lr * dw."),
     Property("weight decay: the gradient is dw + weight_decay * w (momentum 0)",
              sgd_cases(momentum=False), check_steps,
-             "the L2 penalty weight_decay/2 * |w|^2 adds weight_decay * w to the gradient.",
-             uses=("sgd_momentum",)),
+             "the L2 penalty weight_decay/2 * |w|^2 adds weight_decay * w to the gradient."),
     Property("momentum: v = momentum * v + g, then w = w - lr * v", sgd_cases(), check_steps,
-             "g = dw + weight_decay * w; v = momentum * v + g; w = w - lr * v, with the new v.",
-             uses=("sgd_momentum",)),
+             "g = dw + weight_decay * w; v = momentum * v + g; w = w - lr * v, with the new v."),
     Property("five steps in a row from v = 0 equal minicnn.optim.SGD's",
              sgd_cases(steps=5), check_steps,
-             "each step starts from the w and v the previous one returned; the first v is g.",
-             uses=("sgd_momentum",)),
+             "each step starts from the w and v the previous one returned; the first v is g."),
 ]
 
 
@@ -194,9 +190,9 @@ def picture(fns, out, data, notify):
     ax_valley.contour(a, b, (a ** 2 + 25 * b ** 2) / 2, levels=12, colors="0.8", linewidths=0.8)
     for momentum, colour in ((0.0, "tab:blue"), (0.9, "tab:red")):
         path = valley(fns, momentum)
+        f = (path[-1, 0] ** 2 + 25 * path[-1, 1] ** 2) / 2
         ax_valley.plot(path[:, 0], path[:, 1], ".-", color=colour, ms=3, lw=1,
-                       label=f"momentum {momentum}: f = {(path[-1, 0] ** 2 + 25 * path[-1, 1] ** 2) / 2:.2g} "
-                             f"after {len(path) - 1} steps")
+                       label=f"momentum {momentum}: f = {f:.2g} after {len(path) - 1} steps")
     ax_valley.set(title="your update down a narrow valley, lr 0.035", xlabel="w0", ylabel="w1")
     ax_valley.legend(fontsize=7, loc="lower right")
     text = "your sgd_momentum went down a narrow valley with and without momentum"

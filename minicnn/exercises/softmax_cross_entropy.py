@@ -154,19 +154,17 @@ def check_stable(fns, case):
 PROPERTIES = [
     Property("loss: the mean over the batch of -log softmax(logits)[y]", loss_cases(),
              check_loss, "log p = shifted - log(exp(shifted).sum(axis=1, keepdims=True)) with "
-             "shifted = logits - row max; loss = -log_p[np.arange(N), y].mean().",
-             uses=("softmax_cross_entropy",)),
+             "shifted = logits - row max; loss = -log_p[np.arange(N), y].mean()."),
     Property("loss: finite and right for logits in the thousands (the max subtracted first)",
              loss_cases(scale=1000.0), check_stable,
              "softmax(z) = softmax(z - max z): subtract each row's maximum before exp, so that "
-             "nothing overflows.", uses=("softmax_cross_entropy",)),
+             "nothing overflows."),
     Property("dlogits matches central differences of the loss", loss_cases(), check_gradient,
              "dlogits = (p - onehot(y)) / N: start from p, subtract 1 at [np.arange(N), y], "
-             "divide by N.", uses=("softmax_cross_entropy",)),
+             "divide by N."),
     Property("each row of dlogits sums to 0", loss_cases(), check_rows,
              "subtract the 1 at each row's own class only: dlogits[np.arange(N), y] -= 1 (not "
-             "dlogits[:, y], which hits every row at every label).",
-             uses=("softmax_cross_entropy",)),
+             "dlogits[:, y], which hits every row at every label)."),
 ]
 
 

@@ -21,6 +21,7 @@ import importlib.util
 import io
 import sys
 import time
+import traceback
 import warnings
 from pathlib import Path
 
@@ -192,7 +193,12 @@ def draw_picture(exercise, fns, out, data, path, capture, send):
             saved, text = exercise.picture(fns, Path(out), data, send)
         return (None if saved is None else str(saved)), text
     except (Exception, NotStarted, Missing) as error:
-        text, _ = student_traceback(error, path) if isinstance(error, Exception) else (str(error), 0)
+        if not isinstance(error, Exception):
+            return None, f"drawing the picture with your functions failed: {error}"
+        text, theirs = student_traceback(error, path)
+        if not theirs:                   # not in the student's file: say where it was
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            text += f"\n(raised at {frame.filename}:{frame.lineno}, outside your file)"
         return None, f"drawing the picture with your functions failed:\n{text}"
 
 
