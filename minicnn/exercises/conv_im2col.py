@@ -260,5 +260,5 @@ def picture(fns, out, data, notify):
         title="through your im2col convolution, in all four conv layers")
     path = pictures.save(fig, out)
     diff = np.abs(guided - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your convolution ran all four conv layers, forward and backward, for "
+    return path, pictures.said(shown, f"your convolution ran all four conv layers, forward and backward, for "
                   f"{len(shown.x)} {shown.source} (guided maps within {diff:.1e} of minicnn's)")

@@ -280,6 +280,6 @@ def picture(fns, out, data, notify):
                  "and conv1's strongest filters", fontsize=9)
     path = pictures.save(fig, out)
     diff = np.abs(maps - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your conv_forward computed the shipped net's conv1 on one of the "
+    return path, pictures.said(shown, f"your conv_forward computed the shipped net's conv1 on one of the "
                   f"{shown.source}: its 32 feature maps differ from minicnn's by {diff:.1e} "
                   f"of the largest value")

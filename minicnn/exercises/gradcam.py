@@ -182,5 +182,5 @@ def picture(fns, out, data, notify):
                          title="Grad-CAM by your function, shipped net")
     path = pictures.save(fig, out)
     diff = np.abs(cam - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your gradcam drew the maps of {len(shown.x)} {shown.source} at relu4 "
+    return path, pictures.said(shown, f"your gradcam drew the maps of {len(shown.x)} {shown.source} at relu4 "
                   f"(within {diff:.1e} of Grad-CAM's formula on the same A and dA)")

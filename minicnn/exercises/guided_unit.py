@@ -264,5 +264,5 @@ def picture(fns, out, data, notify):
                          panel_size=1.5, title="your guided backprop of four conv4 neurons")
     path = pictures.save(fig, out)
     diff = np.abs(maps - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your guided_backprop_unit explained the four conv4 neurons that fire most "
+    return path, pictures.said(shown, f"your guided_backprop_unit explained the four conv4 neurons that fire most "
                   f"on one of the {shown.source} (within {diff:.1e} of minicnn's)")

@@ -168,5 +168,5 @@ def picture(fns, out, data, notify):
         title="the shipped mlp, both layers yours: predictions and d logit / d image")
     path = pictures.save(fig, out)
     diff = np.abs(saliency - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your linear layers classified {len(shown.x)} {shown.source} and drew "
+    return path, pictures.said(shown, f"your linear layers classified {len(shown.x)} {shown.source} and drew "
                   f"their saliency maps (within {diff:.1e} of minicnn's)")

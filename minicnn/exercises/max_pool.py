@@ -244,6 +244,6 @@ def picture(fns, out, data, notify):
                          title="through your max-pool switches (both pools of the shipped net)")
     path = pictures.save(fig, out)
     diff = np.abs(guided - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your max-pool ran both pools of the shipped net for {len(shown.x)} "
+    return path, pictures.said(shown, f"your max-pool ran both pools of the shipped net for {len(shown.x)} "
                   f"{shown.source}, forward and back (guided maps within {diff:.1e} of "
                   f"minicnn's)")

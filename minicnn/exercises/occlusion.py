@@ -207,5 +207,5 @@ def picture(fns, out, data, notify):
     base = predict(shown.x)[np.arange(len(shown.x)), shown.target]
     fig = vis.plot_occlusion(shown.rgb, prob, base, [t.splitlines()[0] for t in shown.titles],
                              size, stride)
-    return pictures.save(fig, out), (f"your occlusion drew the maps of {len(shown.x)} "
+    return pictures.save(fig, out), pictures.said(shown, f"your occlusion drew the maps of {len(shown.x)} "
                                      f"{shown.source} for the shipped net")

@@ -32,8 +32,9 @@ def images(model, data=None, count=4, seed=0):
 
     Returns a namespace: x (count, 3, 32, 32) normalised float32, y (count,) the true
     classes (-1 for made-up images), target (count,) the class the net gives each image
-    (for test images, the true one), rgb (count, 32, 32, 3) for display, titles, and
-    `source`, a few words on where the images came from.
+    (for test images, the true one), rgb (count, 32, 32, 3) for display, titles, `source`,
+    a few words on where the images came from, and `note`, how to get test images instead
+    (empty when they are test images).
     """
     from minicnn.data import DataError, load_cifar10
     mean, std = vis.input_stats(model)
@@ -50,8 +51,9 @@ def images(model, data=None, count=4, seed=0):
                                rgb=vis.to_rgb(x, mean, std),
                                titles=[f"made-up image {n + 1}\n(net: {classes[k]})"
                                        for n, k in enumerate(target)],
-                               source="made-up images (no CIFAR-10 at hand: pass --data PATH "
-                                      "or set MINICNN_DATA for test images)")
+                               source="made-up images",
+                               note=" (no CIFAR-10 at hand: pass --data PATH or set "
+                                    "MINICNN_DATA to draw on test images)")
     pick = np.sort(np.random.default_rng(seed).permutation(len(cifar.test_x))[:10 * count])
     x = vis.to_input(cifar.test_x[pick], mean, std)
     y = cifar.test_y[pick]
@@ -63,7 +65,8 @@ def images(model, data=None, count=4, seed=0):
             chosen.append(n)
     x, y = x[chosen], y[chosen]
     return SimpleNamespace(x=x, y=y, target=y, rgb=vis.to_rgb(x, mean, std),
-                           titles=[classes[k] for k in y], source="CIFAR-10 test images")
+                           titles=[classes[k] for k in y], source="CIFAR-10 test images",
+                           note="")
 
 
 def made_up_images(count):
@@ -79,6 +82,11 @@ def made_up_images(count):
         pixels[:, disc] = colours[n % len(colours)][:, None]
         out.append((pixels * 255).astype(np.uint8))
     return np.stack(out)
+
+
+def said(shown, text):
+    """A picture's message, and how to draw it on test images when it was not."""
+    return text + shown.note
 
 
 def save(fig, out):

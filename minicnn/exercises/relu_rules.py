@@ -260,5 +260,5 @@ def picture(fns, out, data, notify):
                          title="your ReLU rules in the shipped net: d logit / d image")
     path = pictures.save(fig, out)
     diff = np.abs(maps["guided"] - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your three rules drew the gradient maps of {len(shown.x)} {shown.source} "
+    return path, pictures.said(shown, f"your three rules drew the gradient maps of {len(shown.x)} {shown.source} "
                   f"(your guided maps differ from minicnn's by {diff:.1e} of the largest value)")

@@ -154,5 +154,5 @@ def picture(fns, out, data, notify):
         title="your saliency: d logit(class) / d image, in the shipped mlp")
     path = pictures.save(fig, out)
     diff = np.abs(maps - same).max() / max(np.abs(same).max(), 1e-30)
-    return path, (f"your saliency drew the maps of {N} {shown.source} in the shipped mlp "
+    return path, pictures.said(shown, f"your saliency drew the maps of {N} {shown.source} in the shipped mlp "
                   f"(within {diff:.1e} of minicnn's vis.saliency)")

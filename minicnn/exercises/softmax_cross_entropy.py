@@ -222,6 +222,6 @@ def picture(fns, out, data, notify):
         "image", "d (your loss) / d image", "10 steps up it (<= 4/255)", "the change x 10"],
         title="your loss's gradient fools the shipped net")
     fooled = int((after != y).sum())
-    return pictures.save(fig, out), (f"your loss's gradient, sent back through the shipped net, "
+    return pictures.save(fig, out), pictures.said(shown, f"your loss's gradient, sent back through the shipped net, "
                                      f"changed the net's answer for {fooled} of {len(x)} "
                                      f"{shown.source} by at most 4/255 per pixel")
