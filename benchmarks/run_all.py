@@ -24,6 +24,7 @@ SCRIPTS = {
     "occlusion": ["--repeats", "3"],
     "top9_scan": ["--repeats", "1", "--limit", "1000"],
     "class_model_step": ["--repeats", "3"],
+    "explain_methods": ["--repeats", "3", "--batch", "1", "8"],
     "startup": ["--repeats", "1"],
     "peak_memory": ["--repeats", "1", "--steps", "2"],
 }
