@@ -124,9 +124,9 @@ for name, m in maps.items():
 #   noisy as the gradient. A larger eps, gamma and the composite give smoother maps that
 #   sit on the object.
 # - alpha1beta0 is (nearly) all red: it only passes positive relevance down.
-- gamma at *every* layer, the first included, puts everything on a few pixels: the pixels
-  are signed (normalised), so z = sum x (w + gamma w+) can nearly cancel and the division
-  blows up. That is why the composite uses zbox at the pixels.
+# - gamma at *every* layer, the first included, puts everything on a few pixels: the pixels
+#   are signed (normalised), so z = sum x (w + gamma w+) can nearly cancel and the division
+#   blows up. That is why the composite uses zbox at the pixels.
 # - The sums: biases and eps absorb part of the relevance, so it is not exactly conserved;
 #   without biases and with eps -> 0 it would be (tests/test_visualize_lrp.py).
 
