@@ -103,8 +103,9 @@ _common.save(fig, args.out / "baselines.png")
 
 # %% [markdown]
 # ## What to look for
-# - The completeness error falls as the steps grow, for every rule; 32 Gauss-Legendre
-#   points are already close.
+# - The completeness error falls as the steps grow, for every rule, though not always
+#   monotonically: with few points, a few ReLUs switching between two of them swing the
+#   sum. 32 Gauss-Legendre points are already close.
 # - From the black baseline, dark pixels get almost nothing (they are the baseline); from
 #   the blurred copy, only edges and texture do (the blur kept the colours); uniform noise
 #   spreads the attribution over the whole image. The map is an answer to "compared to
