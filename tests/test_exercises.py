@@ -567,12 +567,19 @@ def test_a_missing_submission_still_gets_gradescope_results(tmp_path):
     assert data["score"] == 0 and len(data["tests"]) == len(exercises.load("max_pool").PROPERTIES)
 
 
-def test_python_dash_m_runs_the_same_commands(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "minicnn.exercises", "list", "--dir",
-                             str(tmp_path)], capture_output=True, text=True, timeout=120)
+def test_python_dash_m_runs_the_same_commands_and_leaves_no_files_behind(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "minicnn.exercises", "list"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     for name in exercises.EXERCISES:
         assert name in result.stdout
+    write(tmp_path / "mine.py", exercises.solution_source("linear"))
+    result = subprocess.run([sys.executable, "-m", "minicnn.exercises", "check", "linear",
+                             "--file", "mine.py", "--no-picture", "--examples", "3"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all 4 properties pass." in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py"]   # no .hypothesis/
 
 
 # ---- the picture ------------------------------------------------------------------------------

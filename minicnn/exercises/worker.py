@@ -20,6 +20,7 @@ Messages, in order (tuples sent with `send`):
 import importlib.util
 import io
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -203,8 +204,14 @@ def draw_picture(exercise, fns, out, data, path, capture, send):
 
 
 def main(conn, *args):
-    """The worker process: run(...) with the messages sent through the pipe `conn`."""
+    """The worker process: run(...) with the messages sent through the pipe `conn`.
+
+    Hypothesis keeps a cache (constants it found in the source) in ./.hypothesis; here it
+    goes to a temporary folder instead, so a check leaves nothing in the student's folder."""
+    from hypothesis.configuration import set_hypothesis_home_dir
     try:
-        run(*args, send=conn.send)
+        with tempfile.TemporaryDirectory(prefix="minicnn-exercise-") as home:
+            set_hypothesis_home_dir(home)
+            run(*args, send=conn.send)
     finally:
         conn.close()
