@@ -446,6 +446,18 @@ def test_a_syntax_error_gets_a_clear_message(tmp_path):
     assert "syntax error" in report.text() and "Traceback" not in report.text()
 
 
+def check_in_a_subprocess(tmp_path, name, path, *options):
+    """`python -m minicnn.exercises check` with --json, in a process of its own: a checker
+    that hangs fails the test (TimeoutExpired) instead of hanging it."""
+    results = tmp_path / "results.json"
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "minicnn.exercises", "check", name, "--file",
+                             str(path), "--json", str(results), "--no-picture", *options],
+                            capture_output=True, text=True, timeout=120)
+    tests = {t["name"].split(": ", 1)[1]: t for t in json.loads(results.read_text())["tests"]}
+    return result, tests, time.monotonic() - started
+
+
 def test_an_endless_loop_ends_with_a_time_limit_and_an_exception_shows_the_students_lines(
         tmp_path):
     path = write(tmp_path / "relu_rules.py", (
@@ -455,24 +467,27 @@ def test_an_endless_loop_ends_with_a_time_limit_and_an_exception_shows_the_stude
         "def relu_backward_guided(x, dout):\n    flat = x.reshape(-1)\n"
         "    return flat[1000] * dout\n\n\n"
         "def relu_backward_deconv(x, dout):\n    return np.maximum(dout, 0)\n"))
-    started = time.monotonic()
-    report = checker.check("relu_rules", path, examples=5, time_limit=1.0, picture=False)
-    assert time.monotonic() - started < 30
-    looped = outcome(report, "normal rule")
-    assert looped.status == "time limit", report.text()
-    assert "relu_backward_normal" in looped.text and "1 s" in looped.text
-    raised = outcome(report, "guided rule")
-    assert raised.status == "fail"
-    assert "line 15, in relu_backward_guided" in raised.text and "flat[1000]" in raised.text
-    assert "IndexError" in raised.text and "worker.py" not in raised.text
-    assert outcome(report, "deconv rule").status == "pass"     # checked after a restart
-    assert report.exit_code == 1
+    result, tests, seconds = check_in_a_subprocess(tmp_path, "relu_rules", path,
+                                                   "--time-limit", "1", "--examples", "5")
+    assert result.returncode == 1 and seconds < 60, result.stdout
+    looped = next(t for name, t in tests.items() if name.startswith("normal rule"))
+    assert looped["score"] == 0 and "TIME LIMIT" in looped["output"]
+    assert "relu_backward_normal" in looped["output"] and "after 1 s" in looped["output"]
+    raised = next(t for name, t in tests.items() if name.startswith("guided rule"))
+    assert "line 15, in relu_backward_guided" in raised["output"]
+    assert "flat[1000]" in raised["output"] and "IndexError" in raised["output"]
+    assert "worker.py" not in raised["output"]
+    deconv = next(t for name, t in tests.items() if name.startswith("deconv rule"))
+    assert deconv["score"] == 1                           # checked by a fresh worker
+    assert "TIME LIMIT" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_an_endless_loop_at_import_and_a_crash_are_reported(tmp_path):
     path = write(tmp_path / "a.py", "while True:\n    pass\n")
-    report = checker.check("gradcam", path, time_limit=1.0, picture=False)
-    assert "endless loop at the top level" in report.problem and report.exit_code == 1
+    result, tests, seconds = check_in_a_subprocess(tmp_path, "gradcam", path, "--time-limit", "1")
+    assert result.returncode == 1 and seconds < 60
+    assert "endless loop at the top level" in result.stdout
+    assert all(t["score"] == 0 for t in tests.values())
     path = write(tmp_path / "b.py", "import os\n\ndef gradcam(A, dA):\n    os._exit(3)\n")
     report = checker.check("gradcam", path, examples=3, picture=False)
     assert all("ended unexpectedly (exit code 3)" in o.text for o in report.outcomes), report.text()
