@@ -1,10 +1,15 @@
-"""Layers as Modules, PyTorch style: Conv2d, Linear, ReLU, MaxPool2d, Flatten, Sequential.
+"""Layers as Modules, PyTorch style: Conv2d, Linear, ReLU, MaxPool2d, AvgPool2d,
+AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, Dropout, BasicBlock (residual), Flatten, Sequential.
 
-A Module holds Parameters (Tensors that need gradients) and child Modules as
-ordinary attributes; `named_parameters()` finds them in the order they were
-assigned and names them by path, e.g. "conv1.weight". `state_dict()` uses the
-same names and array layouts as PyTorch (conv weight (F, C, KH, KW), linear
-weight (out, in)), so weights move between the two without reshaping.
+A Module holds Parameters (Tensors that need gradients), Buffers (state that is not learned,
+such as BatchNorm's running statistics) and child Modules as ordinary attributes;
+`named_parameters()` finds them in the order they were assigned and names them by path, e.g.
+"conv1.weight". `state_dict()` holds both parameters and buffers, with the same names and
+array layouts as PyTorch (conv weight (F, C, KH, KW), linear weight (out, in),
+"bn1.running_var"), so weights move between the two without reshaping.
+
+`model.train()` / `model.eval()` set `training` on every layer; BatchNorm and Dropout read it
+(batch statistics and random masks in training, running statistics and the identity in eval).
 
 A Sequential of named layers also gives what the visualizations need: the
 activation of any named layer (`activations`) and the sub-network up to a
@@ -16,7 +21,10 @@ import numbers
 import numpy as np
 
 from minicnn.init import he_normal
+from minicnn.ops.avgpool import adaptive_avg_pool2d, avg_pool2d, check_output_size
+from minicnn.ops.batchnorm import batch_norm
 from minicnn.ops.conv import conv2d
+from minicnn.ops.dropout import check_p, dropout
 from minicnn.ops.linear import linear
 from minicnn.ops.pool import max_pool2d
 from minicnn.ops.relu import relu
@@ -28,6 +36,16 @@ class Parameter(Tensor):
 
     def __init__(self, data):
         super().__init__(data, requires_grad=True)
+
+
+class Buffer(Tensor):
+    """A Tensor that is part of a Module's state but not learned (BatchNorm's running_mean,
+    running_var and num_batches_tracked): saved in the state dict, never given a gradient.
+    Unlike other Tensors it keeps an integer dtype (a count stays int64)."""
+
+    def __init__(self, data):
+        super().__init__(np.zeros(0, dtype=np.float32))
+        self.data = np.array(data)
 
 
 class Module:
@@ -49,6 +67,22 @@ class Module:
                 yield prefix + name, value
             elif isinstance(value, Module):
                 yield from value.named_parameters(prefix + name + ".")
+
+    def named_buffers(self, prefix=""):
+        """Yield (name, Buffer) pairs, in assignment order, children included."""
+        for name, value in vars(self).items():
+            if isinstance(value, Buffer):
+                yield prefix + name, value
+            elif isinstance(value, Module):
+                yield from value.named_buffers(prefix + name + ".")
+
+    def named_state(self, prefix=""):
+        """Parameters and buffers together, in assignment order: the state dict's entries."""
+        for name, value in vars(self).items():
+            if isinstance(value, (Parameter, Buffer)):
+                yield prefix + name, value
+            elif isinstance(value, Module):
+                yield from value.named_state(prefix + name + ".")
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
@@ -79,6 +113,9 @@ class Module:
             raise TypeError(f"Module.to: dtype must be float32 or float64, got {dtype}")
         for p in self.parameters():
             p.data, p.grad = p.data.astype(dtype), None
+        for _, b in self.named_buffers():              # float buffers follow; counts stay ints
+            if b.dtype.kind == "f":
+                b.data = b.data.astype(dtype)
         return self
 
     def double(self):
@@ -88,23 +125,27 @@ class Module:
         return self.to(np.float32)
 
     def state_dict(self):
-        """{name: array copy}, with PyTorch's names and layouts."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """{name: array copy} of every parameter and buffer, with PyTorch's names and layouts."""
+        return {name: t.data.copy() for name, t in self.named_state()}
 
     def load_state_dict(self, state):
-        """Copy arrays into the parameters (keeping their dtype). Every name must
-        match and every shape agree; otherwise nothing is changed and the error
-        lists exactly what differs."""
-        params = dict(self.named_parameters())
-        problems = [f"missing {name}" for name in params if name not in state]
+        """Copy arrays into the parameters and buffers (keeping their dtype). Every name must
+        match and every shape agree; otherwise nothing is changed and the error lists exactly
+        what differs. (A missing num_batches_tracked is allowed and left as it is, as in
+        PyTorch, which added that buffer later.)"""
+        params = dict(self.named_state())
+        optional = {name for name in params if name.endswith("num_batches_tracked")}
+        problems = [f"missing {name}" for name in params
+                    if name not in state and name not in optional]
         problems += [f"unexpected {name}" for name in state if name not in params]
         problems += [f"{name}: expected shape {params[name].shape}, got {np.shape(state[name])}"
                      for name in params if name in state and np.shape(state[name]) != params[name].shape]
         if problems:
             raise ValueError("load_state_dict: " + "; ".join(problems))
         for name, p in params.items():
-            p.data = np.array(state[name], dtype=p.dtype)
-            p.grad = None
+            if name in state:
+                p.data = np.array(state[name], dtype=p.dtype)
+                p.grad = None
 
 
 class Conv2d(Module):
@@ -157,6 +198,131 @@ class MaxPool2d(Module):
 
     def __repr__(self):
         return f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class AvgPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride   # int or (SH, SW)
+        self.padding = padding
+
+    def forward(self, x):
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def __repr__(self):
+        return f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Global average pooling, (N, C, H, W) -> (N, C, 1, 1); only output_size=1 exists."""
+
+    def __init__(self, output_size=1):
+        check_output_size(output_size)
+        self.output_size = output_size
+
+    def forward(self, x):
+        return adaptive_avg_pool2d(x, self.output_size)
+
+    def __repr__(self):
+        return f"AdaptiveAvgPool2d(output_size={self.output_size})"
+
+
+class _BatchNorm(Module):
+    """Batch norm over channel axis 1 (minicnn/ops/batchnorm.py): batch statistics in
+    training mode (and the running ones updated), running statistics in eval mode.
+    momentum=None: the running statistics are the cumulative average over the batches."""
+    dims = ()                                              # the input's allowed ndims
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.weight = Parameter(np.ones(num_features, dtype=np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=np.float32)) if affine else None
+        self.running_mean = Buffer(np.zeros(num_features, dtype=np.float32))
+        self.running_var = Buffer(np.ones(num_features, dtype=np.float32))
+        self.num_batches_tracked = Buffer(np.array(0, dtype=np.int64))
+
+    def forward(self, x):
+        name = type(self).__name__
+        if x.ndim not in self.dims:
+            layouts = " or ".join(f"{d}-D" for d in self.dims)
+            raise ValueError(f"{name}: input must be {layouts} (N, C, ...), got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{name}({self.num_features}): input has C={x.shape[1]} channels "
+                             f"(shape {x.shape})")
+        momentum = 0.0 if self.momentum is None else self.momentum     # eval: not read
+        if self.training:
+            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if self.momentum is None:                       # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        return batch_norm(x, self.running_mean.data, self.running_var.data, self.weight,
+                          self.bias, training=self.training, momentum=momentum, eps=self.eps)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.num_features}, eps={self.eps}, "
+                f"momentum={self.momentum}, affine={self.affine})")
+
+
+class BatchNorm1d(_BatchNorm):
+    """(N, C) or (N, C, L): statistics over N (and L) per feature."""
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """(N, C, H, W): statistics over N, H and W per channel."""
+    dims = (4,)
+
+
+class Dropout(Module):
+    """Zero each value with probability p in training mode (the rest scaled by 1 / (1 - p));
+    the identity in eval mode. The masks come from minicnn.manual_seed's generator."""
+
+    def __init__(self, p=0.5):
+        self.p = check_p(p)
+
+    def forward(self, x):
+        return dropout(x, self.p, training=self.training)
+
+    def __repr__(self):
+        return f"Dropout(p={self.p})"
+
+
+class BasicBlock(Module):
+    """The residual block of He et al., "Deep Residual Learning for Image Recognition" (CVPR
+    2016), with torchvision's names and state-dict keys:
+
+        out = relu( bn2(conv2( relu(bn1(conv1(x))) )) + shortcut(x) )
+
+    conv1 is 3x3 with `stride`, conv2 3x3; the shortcut is x itself, or, where the shape
+    changes (stride > 1 or other channels), `downsample`: a 1x1 convolution with `stride`
+    and a BatchNorm2d. The add is an op of the graph (ops/basic.py Add), so gradients, the
+    backward rules and relevance flow down both paths and sum at x.
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = BatchNorm2d(out_channels)
+        self.relu = ReLU()
+        self.conv2 = Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = BatchNorm2d(out_channels)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = Sequential(Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                         BatchNorm2d(out_channels))
+
+    def paths(self):
+        """The layers of each path from the input to the add, for the receptive field."""
+        return [[self.conv1, self.bn1, self.relu, self.conv2, self.bn2],
+                [] if self.downsample is None else list(self.downsample)]
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)                    # the add, then the block's ReLU
+
+    def __repr__(self):
+        stride = self.conv1.stride
+        return (f"BasicBlock({self.conv1.in_channels}, {self.conv1.out_channels}"
+                + (f", stride={stride})" if stride != 1 else ")"))
 
 
 class Flatten(Module):
