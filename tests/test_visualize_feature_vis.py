@@ -71,6 +71,14 @@ def test_diversity_makes_the_images_of_one_unit_differ():
     assert similarity[0] > 0.99 and similarity[1] < 0.9, similarity
 
 
+def test_diversity_compares_the_images_of_one_target_only():
+    """Two classes, one image each: nothing to diversify, the same ascent as without."""
+    net = net32()
+    common = dict(steps=5, image_shape=(2, 8, 8), preset="none")
+    np.testing.assert_allclose(class_model(net, [1, 2], diversity=2.0, **common),
+                               class_model(net, [1, 2], **common), rtol=1e-5, atol=1e-6)
+
+
 def test_bad_feature_options():
     with pytest.raises(ValueError, match="diversity must be a number >= 0, got -1"):
         class_model(net32(), 0, image_shape=(2, 8, 8), diversity=-1)

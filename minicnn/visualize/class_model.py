@@ -24,9 +24,9 @@ Feature visualization of any unit (Olah, Mordvintsev & Schubert, "Feature Visual
 Distill 2017), also switchable by keyword:
 
 - diversity:          several images of one unit (count=k) that differ: the ascent also lowers
-                      the mean cosine similarity between the images' Gram matrices (their
-                      "style") at diversity_layer; both directions are scaled to the same
-                      size per image, and `diversity` is the weight of the second
+                      the mean cosine similarity between the Gram matrices ("style") of the
+                      images of one target at diversity_layer; both directions are scaled
+                      to the same size per image, and `diversity` is the weight of the second
 - fourier:            optimise a decorrelated parameterisation instead of the pixels: the
                       image is the inverse Fourier transform of coefficients scaled by
                       1/frequency, its colours mixed by a fixed colour-correlation matrix, so
@@ -102,6 +102,7 @@ def class_model(model, target, preset="natural", objective="logit", seed=0, init
     if o["diversity"]:
         diversity_layer = o["diversity_layer"] or default_diversity_layer(model, layer)
         model.check_layer(diversity_layer)
+        groups = [[n for n in range(N) if units[n] == u] for u in dict.fromkeys(units)]
     if o["clip_range"] and (mean is None or std is None):
         mean, std = input_stats(model)
     C, H, W = image_shape
@@ -123,7 +124,9 @@ def class_model(model, target, preset="natural", objective="logit", seed=0, init
                                  return_scores=True)
         history.append(score)
         if o["diversity"]:      # both directions at unit size: `diversity` is their ratio
-            d = diversity_gradient(model, shifted, diversity_layer)
+            d = np.zeros_like(g)
+            for group in groups:                               # the images of one target
+                d[group] = diversity_gradient(model, shifted[group], diversity_layer)
             g = g / _rms(g) + o["diversity"] * d / _rms(d)
         if warp is not None:
             g = warp.adjoint(g)
