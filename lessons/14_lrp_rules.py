@@ -29,7 +29,6 @@ import numpy as np
 
 import _common
 import minicnn
-from minicnn import nn
 from minicnn import visualize as vis
 from minicnn.ops.linear import linear_lrp
 

@@ -64,7 +64,7 @@ difference = 0.5 + (rgb_adv - rgb) * 255 / (2 * 4)
 panels = [[rgb[n], rgb_adv[n], np.clip(difference[n], 0, 1)] for n in range(len(x))]
 titles = [f"{classes[y[n]]} -> {classes[probs['PGD'][n].argmax()]}" for n in range(len(x))]
 fig = vis.panel_grid(panels, row_titles=titles,
-                     col_titles=["image", f"PGD, eps=4/255", "difference x32"],
+                     col_titles=["image", "PGD, eps=4/255", "difference x32"],
                      title="adversarial examples")
 _common.save(fig, args.out / "examples.png")
 
