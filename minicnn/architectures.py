@@ -6,13 +6,30 @@ two fully connected layers); layer names match its state dict, e.g.
 
 mlp: one hidden layer, whose units' weights are pictures (lesson 3).
 
+residual_net: a modern CIFAR-10 net (BatchNorm, residual blocks, global average pooling)
+with a 5x5 first layer, big enough for the lecture's oriented edges and colour blobs
+(a 3x3 filter cannot hold a Gabor-like edge). Its shape follows the fast CIFAR-10 nets of
+Page's DAWNBench ResNet-9 and Keller Jordan's airbench (2024): a stage is a convolution,
+a 2x2 max-pool, BatchNorm and ReLU, then (in some stages) a residual block at that
+resolution; it ends in global average pooling, so CAM (Zhou et al. 2016) applies.
+
 MODELS maps a name to the function that builds the network with fresh random
 weights. A checkpoint records that name as its "architecture", so
 minicnn.checkpoint can rebuild the network before loading the weights; the
 `--model` options of the command line offer the same names. Trained networks
 come from minicnn.models (pretrained, open_model).
 """
-from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from minicnn.nn import (
+    AdaptiveAvgPool2d,
+    BasicBlock,
+    BatchNorm2d,
+    Conv2d,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+)
 
 
 def reference_net(num_classes=10):
@@ -46,4 +63,35 @@ def mlp(hidden=256, num_classes=10):
     })
 
 
-MODELS = {"reference_net": reference_net, "mlp": mlp}
+def residual_net(num_classes=10, stem=32, widths=(64, 128, 256), blocks=(1, 0, 1)):
+    """(N, 3, 32, 32) images -> (N, num_classes) logits; by default about 97 M multiply-adds
+    and 1.6 M parameters, three stages at 16x16, 8x8 and 4x4.
+
+    - stem: channels of the 5x5 first layer (conv1, padding 2, at 32x32)
+    - widths: channels of the three stages; blocks: residual blocks (BasicBlock, two 3x3
+      convolutions and an identity shortcut) after each stage's conv-pool-bn-relu
+    Convolutions followed by BatchNorm have no bias (BatchNorm's own bias replaces it).
+    """
+    if len(widths) != 3 or len(blocks) != 3:
+        raise ValueError(f"residual_net: widths and blocks need 3 entries, got {widths}, {blocks}")
+    layers = {
+        "conv1": Conv2d(3, stem, 5, padding=2, bias=False),   # (N, stem, 32, 32)
+        "bn1": BatchNorm2d(stem),
+        "relu1": ReLU(),
+    }
+    channels = stem
+    for s, (width, count) in enumerate(zip(widths, blocks), start=2):
+        layers[f"conv{s}"] = Conv2d(channels, width, 3, padding=1, bias=False)
+        layers[f"pool{s - 1}"] = MaxPool2d(2)                 # (N, width, 32 / 2^(s-1), ...)
+        layers[f"bn{s}"] = BatchNorm2d(width)
+        layers[f"relu{s}"] = ReLU()
+        for b in range(count):
+            layers[f"block{s}" + (f"_{b + 1}" if count > 1 else "")] = BasicBlock(width, width)
+        channels = width
+    layers["gap"] = AdaptiveAvgPool2d(1)                      # (N, widths[-1], 1, 1)
+    layers["flatten"] = Flatten()                             # (N, widths[-1])
+    layers["fc"] = Linear(channels, num_classes)              # (N, num_classes)
+    return Sequential(layers)
+
+
+MODELS = {"reference_net": reference_net, "mlp": mlp, "residual_net": residual_net}

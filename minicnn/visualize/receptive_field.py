@@ -12,6 +12,10 @@ rows are not units, so they see nothing further down). Layers without spatial ex
 (ReLU) leave the range alone; a fully connected layer (or a Flatten before it) sees every
 pixel.
 
+A residual block adds its paths, so a unit after it sees the union of what they see: the
+largest field over the paths (the shortcut's 1 pixel or 1x1 convolution lies inside the
+two 3x3 convolutions' 5x5).
+
 The lecture's "Aside: relevant patch?" slide: for reference_net a conv1 unit sees 3x3
 pixels, conv2 5x5, conv3 10x10, conv4 14x14, pool2 16x16, and fc1 the whole 32x32 image.
 
@@ -23,7 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from minicnn.nn import Conv2d, Flatten, Linear, MaxPool2d
+from minicnn.nn import AdaptiveAvgPool2d, AvgPool2d, BasicBlock, Conv2d, Flatten, Linear, MaxPool2d
 from minicnn.ops.checks import conv_output_size
 
 IMAGE_HW = (32, 32)
@@ -35,32 +39,72 @@ def _pair(v):
 
 def layer_geometry(layer):
     """(kernel, stride, padding) as (KH, KW), (SH, SW), (PH, PW) pairs for a conv or pool
-    layer; None for a layer that keeps positions as they are (ReLU); "dense" for a layer
-    that mixes all positions (Flatten, Linear)."""
+    layer; None for a layer that keeps positions as they are (ReLU, BatchNorm, Dropout);
+    "dense" for a layer that mixes all positions (Flatten, Linear, global average pooling);
+    "paths" for a residual block, whose paths (BasicBlock.paths()) are walked one by one."""
     if isinstance(layer, Conv2d):
         return _pair(layer.kernel_size), _pair(layer.stride), _pair(layer.padding)
     if isinstance(layer, MaxPool2d):
         return _pair(layer.kernel_size), _pair(layer.stride), (0, 0)
-    if isinstance(layer, (Flatten, Linear)):
+    if isinstance(layer, AvgPool2d):
+        return _pair(layer.kernel_size), _pair(layer.stride), _pair(layer.padding)
+    if isinstance(layer, (Flatten, Linear, AdaptiveAvgPool2d)):
         return "dense"
+    if isinstance(layer, BasicBlock):
+        return "paths"
     return None
+
+
+def _layer_sizes(layers, H, W):
+    """[(H, W) entering each of `layers`, then the last one's output (H, W)]; None once a
+    layer mixes all positions."""
+    sizes = [(H, W)]
+    for layer in layers:
+        geometry = layer_geometry(layer)
+        if geometry == "dense":
+            return None
+        if geometry == "paths":               # every path ends at the add: the same size
+            H, W = _layer_sizes(layer.paths()[0], H, W)[-1]
+        elif geometry is not None:
+            (KH, KW), (SH, SW), (PH, PW) = geometry
+            H, W = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
+        sizes.append((H, W))
+    return sizes
+
+
+def _down(layers, sizes, box, clip):
+    """The input region (y0, y1, x0, x1) of `layers` that the output region `box` reads;
+    sizes: _layer_sizes of layers. clip: keep to the rows that exist at every layer.
+
+    Through a residual block the region is the union over its paths (the widest wins: an
+    add reads both), each path walked down with its own layers."""
+    y0, y1, x0, x1 = box
+    for layer, (H, W) in zip(reversed(layers), reversed(sizes[:-1])):
+        geometry = layer_geometry(layer)
+        if geometry == "paths":
+            regions = [_down(path, _layer_sizes(path, H, W), (y0, y1, x0, x1), clip)
+                       for path in layer.paths()]
+            y0, x0 = min(r[0] for r in regions), min(r[2] for r in regions)
+            y1, x1 = max(r[1] for r in regions), max(r[3] for r in regions)
+            continue
+        if geometry is None:
+            continue
+        (KH, KW), (SH, SW), (PH, PW) = geometry
+        if not clip:                          # a unit far from the border: padding never bites
+            PH = PW = 0
+        y0, y1 = y0 * SH - PH, (y1 - 1) * SH - PH + KH
+        x0, x1 = x0 * SW - PW, (x1 - 1) * SW - PW + KW
+        if clip:
+            y0, y1, x0, x1 = max(y0, 0), min(y1, H), max(x0, 0), min(x1, W)
+    return y0, y1, x0, x1
 
 
 def _sizes(model, layer, input_hw):
     """[(H, W) entering each layer up to `layer`, then its output's (H, W)]; None once a
     fully connected layer has removed the positions."""
     model.check_layer(layer)
-    sizes = [tuple(input_hw)]
-    for name in model.names[:model.names.index(layer) + 1]:
-        geometry = layer_geometry(model[name])
-        if geometry == "dense":
-            return None
-        H, W = sizes[-1]
-        if geometry is not None:
-            (KH, KW), (SH, SW), (PH, PW) = geometry
-            H, W = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
-        sizes.append((H, W))
-    return sizes
+    layers = [model[name] for name in model.names[:model.names.index(layer) + 1]]
+    return _layer_sizes(layers, *input_hw)
 
 
 def output_size(model, layer, input_hw=IMAGE_HW):
@@ -81,6 +125,8 @@ def receptive_field(model, layer, y=0, x=0, input_hw=IMAGE_HW):
 
     The range is clipped at every layer, not only at the image: a window that overhangs
     into a lower layer's zero padding reads no unit there, so nothing below it either.
+    Through a residual block it is the union of what its paths see (for BasicBlock: the
+    two 3x3 convolutions' field; the shortcut sees less), exact, not an estimate.
     """
     sizes = _sizes(model, layer, input_hw)
     if sizes is None:
@@ -89,31 +135,19 @@ def receptive_field(model, layer, y=0, x=0, input_hw=IMAGE_HW):
     if not (0 <= y < OH and 0 <= x < OW):
         raise ValueError(f"position (y={y}, x={x}) is outside layer {layer!r}, "
                          f"whose output is {OH}x{OW}")
-    y0, y1, x0, x1 = y, y + 1, x, x + 1
-    names = model.names[:model.names.index(layer) + 1]
-    for name, (H, W) in zip(reversed(names), reversed(sizes[:-1])):
-        geometry = layer_geometry(model[name])
-        if geometry is None:
-            continue
-        (KH, KW), (SH, SW), (PH, PW) = geometry
-        y0, y1 = max(y0 * SH - PH, 0), min((y1 - 1) * SH - PH + KH, H)
-        x0, x1 = max(x0 * SW - PW, 0), min((x1 - 1) * SW - PW + KW, W)
-    return y0, y1, x0, x1
+    layers = [model[name] for name in model.names[:model.names.index(layer) + 1]]
+    return _down(layers, sizes, (y, y + 1, x, x + 1), clip=True)
 
 
 def receptive_field_size(model, layer):
     """(height, width) of the unclipped receptive field, i.e. of a unit far from the border;
     None after a fully connected layer."""
     model.check_layer(layer)
-    y0, y1, x0, x1 = 0, 1, 0, 1
-    for name in reversed(model.names[:model.names.index(layer) + 1]):
-        geometry = layer_geometry(model[name])
-        if geometry == "dense":
-            return None
-        if geometry is not None:
-            (KH, KW), (SH, SW), _ = geometry
-            y0, y1 = y0 * SH, (y1 - 1) * SH + KH
-            x0, x1 = x0 * SW, (x1 - 1) * SW + KW
+    layers = [model[name] for name in model.names[:model.names.index(layer) + 1]]
+    if any(layer_geometry(m) == "dense" for m in layers):
+        return None
+    sizes = [(0, 0)] * (len(layers) + 1)                  # not read without clipping
+    y0, y1, x0, x1 = _down(layers, sizes, (0, 1, 0, 1), clip=False)
     return y1 - y0, x1 - x0
 
 
