@@ -20,7 +20,7 @@ import json
 import math
 import signal
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,17 @@ from minicnn.models import MODELS
 from minicnn.optim import SGD
 from minicnn.tensor import Tensor, no_grad
 
-SCHEDULES = ("onecycle", "cosine", "constant")
+SCHEDULES = ("onecycle", "cosine", "linear", "constant")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+# What a model trains with when the config leaves a field at None: the fields the command line
+# has no option for. residual_net's recipe learns from Page's ResNet-9 (DAWNBench 2018) and
+# Keller Jordan's airbench (2024): BatchNorm, Nesterov SGD, label smoothing 0.2, a linear
+# warm-up and decay, and a whitening-like start for the first layer (init_whitening).
+MODEL_RECIPES = {
+    "residual_net": {"label_smoothing": 0.2, "warmup": 0.25, "whiten": True},
+}
+RECIPE_DEFAULTS = {"label_smoothing": 0.0, "warmup": 0.3, "whiten": False, "optimizer": "sgd"}
 
 
 @dataclass
@@ -54,6 +64,16 @@ class TrainConfig:
     test_limit: int | None = None
     data: str | None = None         # a path; None: MINICNN_DATA, the cache, the download
     out: str = "runs/reference_net"
+    # None: the model's recipe (MODEL_RECIPES), else RECIPE_DEFAULTS
+    label_smoothing: float | None = None
+    warmup: float | None = None     # the fraction of steps warming up (onecycle, linear)
+    whiten: bool | None = None      # start the first layer from image-patch whitening
+    optimizer: str | None = None    # sgd, adam or adamw (adam*: lr, weight_decay; betas default)
+
+    def resolved(self):
+        """A copy with every None recipe field filled in from the model's recipe."""
+        recipe = {**RECIPE_DEFAULTS, **MODEL_RECIPES.get(self.model, {})}
+        return replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
 
     def check(self):
         if self.model not in MODELS:
@@ -63,6 +83,13 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)}")
+        c = self.resolved()
+        if c.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train: unknown optimizer {c.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        if not 0 <= c.label_smoothing <= 1:
+            raise ValueError(f"train: label_smoothing must be in [0, 1], got {c.label_smoothing}")
+        if not 0 <= c.warmup < 1:
+            raise ValueError(f"train: warmup must be in [0, 1), got {c.warmup}")
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)}")
@@ -72,19 +99,61 @@ def learning_rate(config, step, total_steps):
     """The learning rate at global step `step` of `total_steps`.
 
     onecycle (Smith & Topin, "Super-Convergence", 2019): warm up linearly from
-    lr/25 to lr over the first 30% of the steps, then follow a half cosine down
+    lr/25 to lr over the first 30% of the steps (`warmup`), then follow a half cosine down
     to lr/25e4 (PyTorch's OneCycleLR defaults, learning rate only).
     cosine (Loshchilov & Hutter, "SGDR", ICLR 2017, without restarts): from lr to 0.
+    linear: up from 0 to lr over the first `warmup` of the steps, then straight down to 0
+    (a triangle, as airbench and Page's ResNet-9 train; PyTorch: SequentialLR of two LinearLR).
     """
     t = step / max(total_steps, 1)                      # progress in [0, 1)
+    warm = 0.3 if config.warmup is None else config.warmup
     if config.schedule == "constant":
         return config.lr
     if config.schedule == "cosine":
         return config.lr * 0.5 * (1 + math.cos(math.pi * t))
-    start, end, warm = config.lr / 25, config.lr / 25e4, 0.3
+    if config.schedule == "linear":
+        t = (step + 1) / (total_steps + 1)               # neither the first nor the last step is 0
+        return config.lr * (t / warm if t < warm else (1 - t) / (1 - warm))
+    start, end = config.lr / 25, config.lr / 25e4
     if t < warm:
         return start + (config.lr - start) * t / warm
     return end + (config.lr - end) * 0.5 * (1 + math.cos(math.pi * (t - warm) / (1 - warm)))
+
+
+def init_whitening(conv, x, eps=1e-2):
+    """Start a first convolution from whitening of the images' patches (as airbench does
+    with its 2x2 layer): the patches' covariance Sigma = V diag(lambda) V^T, and filter pairs
+    +-v_k / sqrt(lambda_k + eps) for the leading eigenvectors v_k (the pair survives the ReLU
+    in both signs). The filters stay trainable.
+
+    Inputs:
+    - conv: a Conv2d with F (even) filters of C x KH x KW, F/2 <= C*KH*KW
+    - x: (N, C, H, W) normalised float images
+    """
+    from minicnn.ops.conv import im2col
+    F, C, KH, KW = conv.weight.shape
+    if F % 2 or F // 2 > C * KH * KW:
+        raise ValueError(f"init_whitening: needs an even number of filters up to "
+                         f"{2 * C * KH * KW}, got {F}")
+    cols = im2col(x.astype(np.float64), KH, KW, 1, 0)                 # (N, C*KH*KW, P)
+    patches = cols.transpose(0, 2, 1).reshape(-1, C * KH * KW)        # (N*P, C*KH*KW)
+    patches = patches - patches.mean(axis=0)
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)           # ascending
+    order = np.argsort(eigenvalues)[::-1][:F // 2]
+    w = (eigenvectors[:, order] / np.sqrt(eigenvalues[order] + eps)).T  # (F/2, C*KH*KW)
+    conv.weight.data = np.concatenate([w, -w]).reshape(F, C, KH, KW).astype(conv.weight.dtype)
+
+
+def make_optimizer(config, params):
+    """The optimiser config.optimizer names, with the config's lr and weight decay."""
+    from minicnn.optim import Adam, AdamW
+    if config.optimizer == "adam":
+        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+               weight_decay=config.weight_decay)
 
 
 def random_subset(x, y, limit, seed):
@@ -96,12 +165,18 @@ def random_subset(x, y, limit, seed):
 
 
 def evaluate(model, x, y, mean, std, batch_size=500, num_classes=10):
-    """Accuracy and confusion matrix (rows: true class, columns: predicted) of uint8 images x."""
+    """Accuracy and confusion matrix (rows: true class, columns: predicted) of uint8 images x,
+    with the model in eval mode (and back in the mode it was in afterwards)."""
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    with no_grad():
-        for xb, yb in batches(x, y, batch_size, mean=mean, std=std):
-            pred = model(Tensor(xb)).data.argmax(axis=1)
-            np.add.at(confusion, (yb, pred), 1)
+    was_training = model.training
+    model.eval()                         # BatchNorm's running statistics, no dropout
+    try:
+        with no_grad():
+            for xb, yb in batches(x, y, batch_size, mean=mean, std=std):
+                pred = model(Tensor(xb)).data.argmax(axis=1)
+                np.add.at(confusion, (yb, pred), 1)
+    finally:
+        model.train(was_training)
     return np.trace(confusion) / max(len(y), 1), confusion
 
 
@@ -143,10 +218,15 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
     test_x, test_y = random_subset(data.test_x, data.test_y, config.test_limit, config.seed)
     mean, std = channel_stats(train_x)
 
+    config = config.resolved()
     manual_seed(config.seed)
     model = MODELS[config.model]()
-    opt = SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-              nesterov=config.nesterov, weight_decay=config.weight_decay)
+    if config.whiten and not resume:                    # from 5,000 training images at most
+        first = model[model.names[0]]
+        sample, _ = random_subset(train_x, train_y, 5000, config.seed)
+        init_whitening(first, (sample / np.float32(255) - mean[:, None, None]) / std[:, None, None])
+    opt = make_optimizer(config, model.parameters())
+    model.train()
     if resume:
         model.load_state_dict(params)
         opt.load_state_dict(optim_state)
@@ -173,7 +253,7 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
                 opt.lr = learning_rate(config, epoch * per_epoch + step, total_steps)
                 opt.zero_grad()
                 logits = model(Tensor(xb))                  # (B, 10)
-                loss = cross_entropy(logits, yb)
+                loss = cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
                 loss.backward()
                 opt.step()
                 step += 1
