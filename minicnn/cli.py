@@ -563,6 +563,9 @@ def build_parser():
 
     add_visualize_commands(sub, list(MODELS))
 
+    from minicnn.exercises.cli import add_exercise_command  # standard library only
+    add_exercise_command(sub)
+
     from minicnn.explore.cli import add_explore_options     # standard library only
     p = add_command(sub, "explore", cmd_explore,
                     "the lecture's pictures, live in the browser (a local web app)")

@@ -72,8 +72,8 @@ def run(args):
         return 2
     except ImportError as error:
         if getattr(error, "name", "") == "hypothesis":
-            print("minicnn exercise: error: the checker needs hypothesis: pip install hypothesis",
-                  file=sys.stderr)
+            print('minicnn exercise: error: the checker needs hypothesis: '
+                  'pip install "minicnn[exercises]"', file=sys.stderr)
             return 2
         raise
     except KeyboardInterrupt:
