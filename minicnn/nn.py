@@ -17,6 +17,7 @@ layer (`upto`). The gradient of a unit with respect to the input is
 minicnn.visualize.gradient.
 """
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -146,6 +147,18 @@ class Module:
             if name in state:
                 p.data = np.array(state[name], dtype=p.dtype)
                 p.grad = None
+
+
+@contextmanager
+def evaluating(model):
+    """Run the block with `model` in eval mode, then put it back in the mode it was in: what
+    every explanation of a trained net needs (BatchNorm's running statistics, no dropout)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Conv2d(Module):
