@@ -91,7 +91,7 @@ def test_load_rejects_unknown_architecture_and_garbage(tmp_path):
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
         load_model(tmp_path / "arch.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not a readable .npz"):
+    with pytest.raises(ValueError, match="is not a minicnn checkpoint"):
         load_model(tmp_path / "junk.npz")
 
 
