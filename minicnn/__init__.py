@@ -17,7 +17,6 @@ The engine is imported at once; the larger subpackages (minicnn.data, minicnn.vi
 minicnn.train, ...) when first used, so `import minicnn` stays fast and
 `minicnn.visualize.saliency(...)` still works without importing minicnn.visualize first.
 """
-import importlib
 
 from minicnn import functional, init, models, nn, optim  # noqa: F401
 from minicnn.init import manual_seed  # noqa: F401
@@ -34,6 +33,7 @@ _LAZY = ("data", "explore", "exercises", "fast", "notebooks", "plots", "train", 
 
 def __getattr__(name):
     if name in _LAZY:
+        import importlib
         return importlib.import_module(f"minicnn.{name}")   # binds minicnn.<name> for next time
     raise AttributeError(f"module 'minicnn' has no attribute {name!r}")
 

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 from minicnn.architectures import MODELS
-from minicnn.extras import require
 from minicnn.files import atomic_write
 
 META_KEY = "meta.json"
@@ -60,7 +59,7 @@ def save_checkpoint(path, model, meta, optimizer=None):
     if optimizer is not None:
         arrays.update({OPTIM_PREFIX + k: v for k, v in optimizer.state_dict().items()})
     if Path(path).suffix == ".safetensors":
-        st = require("safetensors.numpy", extra="safetensors", purpose=f"writing {path}")
+        st = _safetensors(f"writing {path}")
         arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
         with atomic_write(path, fsync=True) as tmp:
             st.save_file(arrays, tmp, metadata={META_KEY: json.dumps(meta)})
@@ -149,9 +148,15 @@ def _npz_entry(f, key, path):
                          f"({error})") from None
 
 
+def _safetensors(purpose):
+    """safetensors.numpy, imported only when a .safetensors file is read or written."""
+    from minicnn.extras import require
+    return require("safetensors.numpy", extra="safetensors", purpose=purpose)
+
+
 def _read_safetensors(path):
     """The tensors of a .safetensors checkpoint as NumPy arrays, and its meta.json text."""
-    st = require("safetensors.numpy", extra="safetensors", purpose=f"reading {path}")
+    st = _safetensors(f"reading {path}")
     try:
         with st.safe_open(str(path), framework="np") as f:
             metadata = f.metadata() or {}
