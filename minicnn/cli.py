@@ -299,7 +299,7 @@ def cmd_explain(args):
         image = user_input(load_image, args.image)                   # (3, 32, 32) uint8
         about = ""
     else:
-        image, about = test_image(args.data, args.index)             # (3, 32, 32) uint8
+        image, about = pick_test_image(args.data, args.index)             # (3, 32, 32) uint8
     mean, std = user_input(input_stats, model)
     x = to_input(image[None], mean, std)                            # (1, 3, 32, 32)
     p = probabilities(model, x)[0]
@@ -337,7 +337,7 @@ def cmd_explain(args):
     return 0
 
 
-def test_image(data, index):
+def pick_test_image(data, index):
     """Test image `index` of --data / MINICNN_DATA / the cache, else of the embedded sample:
     (3, 32, 32) uint8 and a few words for the figure's title. Prints which image it is."""
     from minicnn.data import is_sample, load_data_or_sample
@@ -584,7 +584,8 @@ def run_command(args):
     With --plain the command runs inside minicnn.route.plain(). A mistake in the user's
     input (a UsageError, a DataError, or a path that is missing, a folder, or not allowed),
     or an optional package it needs that is not installed (MissingExtra), is printed as one
-    line (the whole traceback with --debug) and gives exit status 2; Ctrl-C gives 130. Any other exception is a bug and is raised as it is.
+    line (the whole traceback with --debug) and gives exit status 2; Ctrl-C gives 130. Any
+    other exception is a bug and is raised as it is.
     """
     from minicnn.data import DataError
     from minicnn.extras import MissingExtra

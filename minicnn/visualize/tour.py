@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minicnn.data import is_sample, load_data_or_sample
+from minicnn.data import is_sample, load_data_or_sample, resolve_source
 from minicnn.data.sample import images_note
 from minicnn.files import atomic_write
 from minicnn.models import open_model
@@ -84,6 +84,8 @@ class Tour:
 def load_test_images(data, log):
     """CIFAR-10 from data / MINICNN_DATA / the cache, else the embedded sample (saying so).
     A source that is given but missing or broken raises DataError."""
+    if resolve_source(data) is not None:
+        log("loading CIFAR-10's test images (the first load of an image folder decodes it)")
     dataset = load_data_or_sample(data, progress=False)
     if is_sample(dataset):
         log(f"no CIFAR-10 given (--data, MINICNN_DATA) or cached: using {images_note(dataset)}")
