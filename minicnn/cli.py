@@ -299,7 +299,7 @@ def cmd_explain(args):
         image = user_input(load_image, args.image)                   # (3, 32, 32) uint8
         about = ""
     else:
-        image, about = pick_test_image(args.data, args.index)             # (3, 32, 32) uint8
+        image, about = pick_test_image(args.data, args.index)        # (3, 32, 32) uint8
     mean, std = user_input(input_stats, model)
     x = to_input(image[None], mean, std)                            # (1, 3, 32, 32)
     p = probabilities(model, x)[0]
