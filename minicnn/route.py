@@ -22,7 +22,8 @@ import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-_plain = ContextVar("minicnn_plain", default=None)     # None: follow MINICNN_PLAIN
+# MINICNN_PLAIN=1 in the environment when minicnn is imported: the whole process plain
+_plain = ContextVar("minicnn_plain", default=os.environ.get("MINICNN_PLAIN", "") == "1")
 _replaced = ContextVar("minicnn_replaced", default={})  # {plain function: stand-in}
 
 
@@ -41,8 +42,7 @@ def plain(on=True):
 
 def is_plain():
     """True where the plain route is in force: inside `plain()`, or with MINICNN_PLAIN=1."""
-    on = _plain.get()
-    return os.environ.get("MINICNN_PLAIN", "") == "1" if on is None else on
+    return _plain.get()
 
 
 @contextmanager
@@ -71,7 +71,20 @@ def twin(plain_function, plain=None):
     plain: which route, True or False; default the one in force. (A Function passes
     `self.plain`, the route in force when its forward ran.) The fast route is imported,
     and prepared, the first time it is chosen."""
-    if is_plain() if plain is None else plain:
+    if _plain.get() if plain is None else plain:
         return _replaced.get().get(plain_function, plain_function)
-    from minicnn import fast                            # not at import: see fast/__init__.py
-    return fast.twin_of(plain_function)
+    if _twins is None:
+        load_fast_route()
+    return _twins.get(plain_function, plain_function)
+
+
+_twins = None                                  # minicnn.fast.TWINS, once the fast route runs
+
+
+def load_fast_route():
+    """Import and prepare the fast route (fast/__init__.py): not at import, but the first
+    time an op takes it."""
+    global _twins
+    from minicnn import fast
+    fast.prepare()
+    _twins = fast.TWINS

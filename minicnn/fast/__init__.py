@@ -46,7 +46,6 @@ TWINS = {
 
 
 
-def twin_of(plain_function):
-    """The fast twin of a function of minicnn/ops/ (itself if it has none)."""
-    memory.set_up_once()                   # malloc's options, the first time only
-    return TWINS.get(plain_function, plain_function)
+def prepare():
+    """What the fast route sets up before its first op: malloc's options (memory.py), once."""
+    memory.set_up_once()

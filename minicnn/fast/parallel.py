@@ -24,7 +24,6 @@ import ctypes
 import os
 import queue
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numba
@@ -40,8 +39,10 @@ def for_each_share(N, work, min_share=1):
     each at least `min_share` long (a small job is not worth a hand-off).
     Returns their results, in order. The calling thread works the first share
     itself; helper threads take the others."""
-    workers, polls = settings().workers, settings().polls
+    workers, polls = settings().workers, settings().polls      # (two ContextVar reads)
     S = max(1, min(workers, N // min_share))         # how many shares
+    if S == 1:                                       # small: no hand-off at all
+        return [work(0, N)]
     shares = [(N * k // S, N * (k + 1) // S) for k in range(S)]
     waiting = []
     for k, (n0, n1) in enumerate(shares[1:]):
@@ -155,31 +156,35 @@ def find_openblas():
     return None
 
 
-_openblas = None                 # found the first time a fast op runs
-_blas_users = 0                  # fast ops running now, in any thread
-_blas_threads_before = None
-_blas_lock = threading.Lock()
+class one_blas_thread:
+    """OpenBLAS on one thread while the block runs, its own count again afterwards:
 
-
-@contextmanager
-def one_blas_thread():
-    """OpenBLAS on one thread while the block runs, its own count again afterwards.
+        with one_blas_thread():
+            ...the op's matrix multiplies, one share per core...
 
     Setting the count takes a fraction of a microsecond. Several threads may run fast ops
-    at once: the first one in sets one thread, the last one out puts the count back."""
-    global _openblas, _blas_users, _blas_threads_before
-    with _blas_lock:
-        if _openblas is None:
-            _openblas = find_openblas() or ()
-        if _openblas and _blas_users == 0:
-            get, set_ = _openblas
-            _blas_threads_before = get()
-            set_(1)
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _openblas and _blas_users == 0:
-                _openblas[1](_blas_threads_before)
+    at once: the first one in sets one thread, the last one out puts the count back. (A
+    class rather than a @contextmanager generator: it runs twice per op, and is cheaper so.)
+    """
+    openblas = None              # (get, set), found the first time a fast op runs; () if none
+    users = 0                    # fast ops running now, in any thread
+    threads_before = None
+    lock = threading.Lock()
+
+    def __enter__(self):
+        cls = one_blas_thread
+        with cls.lock:
+            if cls.openblas is None:
+                cls.openblas = find_openblas() or ()
+            if cls.openblas and cls.users == 0:
+                get, set_ = cls.openblas
+                cls.threads_before = get()
+                set_(1)
+            cls.users += 1
+
+    def __exit__(self, *error):
+        cls = one_blas_thread
+        with cls.lock:
+            cls.users -= 1
+            if cls.openblas and cls.users == 0:
+                cls.openblas[1](cls.threads_before)
