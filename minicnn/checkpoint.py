@@ -188,9 +188,10 @@ def build_model(meta, path="checkpoint"):
 
 
 def load_model(path):
-    """The model a checkpoint describes, with its weights and `model.meta`.
-    Names and shapes are checked against the architecture (load_state_dict
-    says exactly what does not match)."""
+    """The model a checkpoint describes, with its weights and `model.meta`, in eval mode
+    (BatchNorm uses its running statistics, dropout is off), ready to be explained or
+    evaluated; call model.train() to train it further. Names and shapes are checked
+    against the architecture (load_state_dict says exactly what does not match)."""
     params, _, meta = read_checkpoint(path)
     model = build_model(meta, path)
     try:
@@ -198,4 +199,4 @@ def load_model(path):
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
     model.meta = meta
-    return model
+    return model.eval()

@@ -278,6 +278,7 @@ def cmd_top9(args):
 
 
 EXPLAIN_METHODS = ("saliency", "guided", "deconv", "gradcam", "guided-gradcam", "smoothgrad",
+                   "smoothgrad-sq", "vargrad", "input-x-gradient", "integrated-gradients", "lrp",
                    "occlusion")
 
 
@@ -286,6 +287,8 @@ def cmd_explain(args):
     from minicnn.plots import save_figure
     from minicnn.visualize import attribution, render
     from minicnn.visualize.gradcam import gradcam, guided_gradcam, upsample
+    from minicnn.visualize.integrated import integrated_gradients
+    from minicnn.visualize.lrp import lrp
     from minicnn.visualize.occlusion import occlusion, plot_occlusion
     from minicnn.visualize.images import (class_index, input_stats, load_image, model_classes,
                                           to_input, to_rgb)
@@ -316,6 +319,16 @@ def cmd_explain(args):
             g = attribution.gradient(model, x, target, rule=attribution.RULES[args.method])
         elif args.method == "smoothgrad":
             g = attribution.smoothgrad(model, x, target, n=50)
+        elif args.method == "smoothgrad-sq":                # Adebayo et al. 2018
+            g = attribution.smoothgrad_sq(model, x, target, n=50)
+        elif args.method == "vargrad":
+            g = attribution.vargrad(model, x, target, n=50)
+        elif args.method == "input-x-gradient":
+            g = attribution.input_x_gradient(model, x, target)
+        elif args.method == "integrated-gradients":         # Sundararajan et al. 2017
+            g = integrated_gradients(model, x, target, steps=50)
+        elif args.method == "lrp":                          # LRP-epsilon, Bach et al. 2015
+            g = lrp(model, x, target, epsilon=0.25)
         elif args.method == "guided-gradcam":          # gradcam checks that the layer fits
             g = user_input(guided_gradcam, model, x, target, args.layer)
         else:
@@ -564,7 +577,7 @@ def build_parser():
     add_visualize_commands(sub, list(MODELS))
 
     from minicnn.exercises.cli import add_exercise_command  # standard library only
-    add_exercise_command(sub)
+    add_exercise_command(sub, parents=[global_options(argparse.SUPPRESS)])
 
     from minicnn.explore.cli import add_explore_options     # standard library only
     p = add_command(sub, "explore", cmd_explore,

@@ -26,26 +26,29 @@ class UsageError(Exception):
     """Something given on the command line cannot be used: one line, exit status 2."""
 
 
-def add_exercise_command(subparsers):
+def add_exercise_command(subparsers, parents=()):
     """Register `exercise` (with list, start and check) on the `minicnn` command's
-    subparsers; the parsed arguments go to `run`."""
+    subparsers; the parsed arguments go to `run`. parents: parsers whose options every
+    level takes too (minicnn's --plain and --debug)."""
     p = subparsers.add_parser("exercise", help="write the ops yourself; property tests grade them",
-                              description=__doc__.splitlines()[0])
-    add_subcommands(p)
+                              description=__doc__.splitlines()[0], parents=list(parents))
+    add_subcommands(p, parents)
     return p
 
 
-def add_subcommands(parser):
+def add_subcommands(parser, parents=()):
     sub = parser.add_subparsers(dest="exercise_command", required=True, metavar="COMMAND")
-    p = sub.add_parser("list", help="the exercises in lecture order, with your status")
+    p = sub.add_parser("list", help="the exercises in lecture order, with your status",
+                       parents=list(parents))
     p.add_argument("--dir", default=DEFAULT_DIR, help="your exercise folder (default %(default)s)")
 
-    p = sub.add_parser("start", help="write NAME.py, a skeleton to fill in")
+    p = sub.add_parser("start", help="write NAME.py, a skeleton to fill in", parents=list(parents))
     p.add_argument("name", help="the exercise (see `minicnn exercise list`)")
     p.add_argument("--dir", default=DEFAULT_DIR, help="where to write it (default %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    p = sub.add_parser("check", help="run the exercise's property tests on your file")
+    p = sub.add_parser("check", help="run the exercise's property tests on your file",
+                       parents=list(parents))
     p.add_argument("name", help="the exercise (see `minicnn exercise list`)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--dir", default=None, help=f"check DIR/NAME.py (default {DEFAULT_DIR})")

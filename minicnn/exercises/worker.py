@@ -82,6 +82,7 @@ def load_student(path, name):
     """Import the student's file as a module of its own (not __main__, so a block under
     `if __name__ == "__main__":` does not run). A later definition wins, as in Python."""
     path = Path(path).resolve()
+    sys.dont_write_bytecode = True                # no __pycache__/ left in the student's folder
     spec = importlib.util.spec_from_file_location(f"minicnn_student_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))          # their own helper modules next to the file
