@@ -137,11 +137,13 @@ def test_the_readmes_first_command_draws_every_section_offline(tmp_path):
     page = (out / "index.html").read_text()
     figures = re.findall(r"<img src='([^']+)'", page)
     sections = re.findall(r"<h2>", page)
-    assert len(figures) == len(sections) == 19, figures        # one figure per section
+    assert len(figures) == len(sections) == 29, figures        # one figure per section
     for name in figures:
         assert (out / name).stat().st_size > 10_000, name
     for name in ("top9_conv4.png", "layer_view_conv4.png", "gradient_maps.png", "gradcam.png",
-                 "occlusion.png", "sanity_maps.png"):                # the sections that need images
+                 "occlusion.png", "sanity_maps.png", "integrated_gradients.png", "lrp.png",
+                 "gallery_conv4.png", "adversarial_success.png", "faithfulness.png"):
+                                                                    # the sections that need images
         assert name in figures
     assert "skipped" not in done.stdout + page and "class='note'" not in page
     assert "the 1,000-image sample embedded in minicnn" in page

@@ -132,7 +132,10 @@ TOUR_FIGURES = ("filters_per_filter.png", "filters_shared.png", "receptive_field
                 "top9_conv1.png", "top9_conv4.png", "layer_view_conv3.png", "layer_view_conv4.png",
                 "gradient_maps.png", "renderings.png", "gradcam.png", "occlusion.png",
                 "class_models_natural.png", "class_models_none.png", "class_models_history.png",
-                "sanity_maps.png", "sanity_similarity.png")
+                "sanity_maps.png", "sanity_similarity.png", "noise_tunnels.png",
+                "integrated_gradients.png", "lrp.png", "gradcam_plus_plus.png",
+                "occlusion_attribution.png", "gallery_conv4.png", "adversarial_examples.png",
+                "adversarial_success.png", "faithfulness.png", "class_insensitivity.png")
 
 
 def test_tour_without_data_uses_the_sample_and_says_so(models, tmp_path, monkeypatch, capsys):

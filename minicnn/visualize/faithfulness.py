@@ -17,6 +17,7 @@ with how its values rank pixels, so that faithfulness() can compare them all.
 import numbers
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.attribution import (
@@ -204,3 +205,48 @@ def class_insensitivity(model, x, method, classes=None, reduce=None):
                  for a in range(K) for b in range(a + 1, K)]
         out[n] = np.mean(pairs)
     return out
+
+
+def plot_faithfulness(result, title="faithfulness of the maps"):
+    """result: faithfulness()'s {name: {"deletion_auc": (N,), "insertion_auc": (N,)}}. Two bar
+    charts of the mean areas, the methods sorted by insertion minus deletion, best on top."""
+    names = sorted(result, key=lambda m: result[m]["insertion_auc"].mean()
+                   - result[m]["deletion_auc"].mean())
+    fig = Figure(figsize=(8, 0.28 * len(names) + 1.2))
+    axes = fig.subplots(1, 2, sharey=True)
+    rows = np.arange(len(names))
+    for ax, key, label in ((axes[0], "deletion_auc", "deletion AUC (lower is better)"),
+                           (axes[1], "insertion_auc", "insertion AUC (higher is better)")):
+        means = [result[m][key].mean() for m in names]
+        ax.barh(rows, means, color=["#999" if m == "random" else "#3a7" for m in names])
+        for r, v in zip(rows, means):
+            ax.text(v, r, f" {v:.2f}", va="center", fontsize=7)
+        ax.set_xlim(0, 1.12 * max(max(means), 1e-3))
+        ax.set_xlabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(rows, names)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_insensitivity(values, title="class insensitivity"):
+    """values: {method: (N,) class_insensitivity}. One bar per method (the mean over the
+    images), each image a dot; 1 means the same map whatever the class."""
+    names = list(values)
+    fig = Figure(figsize=(5.5, 0.3 * len(names) + 1.1))
+    ax = fig.subplots()
+    rows = np.arange(len(names))
+    ax.barh(rows, [np.mean(values[m]) for m in names], color="#68c")
+    for r, m in zip(rows, names):
+        ax.plot(values[m], np.full(len(values[m]), r), "k.", markersize=4)
+    ax.set_yticks(rows, names)
+    ax.invert_yaxis()
+    ax.set_xlim(min(0, min(np.min(v) for v in values.values()) - 0.05), 1)
+    ax.set_xlabel("mean Spearman correlation between the maps of different classes", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -8,6 +8,8 @@ occlusion) takes a `target`, which may be
     ("conv3", 7)                channel 7 of layer conv3 (for a conv layer: the sum of the
                                 channel over all positions; for a linear layer: unit 7)
     ("conv3", 7, 4, 9)          the unit of channel 7 at row 4, column 9 of conv3's output
+    [("conv4", 0), ("conv4", 1), ...]   one unit of one layer per image (e.g. every channel
+                                in one batch of class_model)
 
 A class is scored by its logit (objective="logit", the default) or by its softmax
 probability (objective="probability", as in the lecture). A unit is scored by its value.
@@ -44,6 +46,16 @@ def resolve_target(model, target, N, objective="logit"):
             raise ValueError(f"objective={objective!r} applies to class scores only, "
                              f"not to the unit {target}")
         return layer, [tuple(int(i) for i in target[1:])] * N
+    if isinstance(target, list) and target and all(is_unit(t) for t in target):
+        layers = {t[0] for t in target}
+        if len(layers) != 1 or len(target) != N:
+            raise ValueError(f"a list of units needs one unit of one layer per image; got "
+                             f"{len(target)} units of layers {sorted(layers)} for {N} images")
+        layer = target[0][0]
+        model.check_layer(layer)
+        if objective != "logit":
+            raise ValueError(f"objective={objective!r} applies to class scores only, not to units")
+        return layer, [tuple(int(i) for i in t[1:]) for t in target]
     classes = model_classes(model)
     if isinstance(target, (list, np.ndarray)):
         if len(target) != N:

@@ -151,3 +151,15 @@ def plot_top_patches(crops, channels, size, title, ncols=8, inches=1.1):
     blocks = np.stack([patch_block(row, size) for row in crops])
     return mosaic(blocks, labels=[f"ch {c}" for c in channels], ncols=ncols, title=title,
                   pixel_inches=inches / blocks.shape[2])
+
+
+def plot_unit_gallery(images, crops, channels, size, title, ncols=8, inches=1.8):
+    """Per channel: its optimised image (H, W, 3) in [0, 1] (e.g. from class_model) beside
+    its 3x3 block of top-9 crops, the pair `inches` wide and labelled with the channel."""
+    blocks = [patch_block(row, size) for row in crops]
+    side = blocks[0].shape[0]
+    gap = np.ones((side, 2, 3))
+    pairs = np.stack([np.concatenate([resize_nearest(np.clip(image, 0, 1), side), gap, block],
+                                     axis=1) for image, block in zip(images, blocks)])
+    return mosaic(pairs, labels=[f"ch {c}" for c in channels], ncols=ncols, title=title,
+                  pixel_inches=inches / pairs.shape[2])

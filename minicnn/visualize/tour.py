@@ -5,13 +5,19 @@
 Sections, each a figure with a caption naming what it shows and where it comes from:
 first-layer filters, the mlp's hidden units, receptive fields, top-9 patches, layer views
 (guided backprop / deconvnet beside the crops), gradient maps and their renderings,
-SmoothGrad, Grad-CAM, occlusion, class models (regularised, and the fooling images of
-plain ascent), and the sanity check.
+SmoothGrad (and SmoothGrad-squared, VarGrad), gradient x input and Integrated Gradients
+from four baselines, LRP (epsilon, alpha1beta0, composite), Grad-CAM (and Grad-CAM++),
+occlusion (and its per-pixel attribution), class models (regularised, and the fooling
+images of plain ascent), a feature-visualization gallery of the last conv layer (one
+optimised image per channel beside its top-9 crops), adversarial examples (PGD examples,
+FGSM and PGD success rates), the sanity check, and which map is most faithful (deletion /
+insertion areas, class insensitivity).
 
 Sections that need real images (top-9, layer views, the maps of test images, occlusion,
-the sanity check) use CIFAR-10's test split from --data, MINICNN_DATA or the cache folder,
-in that order; without any of them, the 1,000 test images embedded in minicnn
-(minicnn.data.load_sample), and the page says so. The tour never downloads anything, so it
+the gallery's crops, adversarial examples, the sanity check, faithfulness) use CIFAR-10's
+test split from --data, MINICNN_DATA or the cache folder, in that order; without any of
+them, the 1,000 test images embedded in minicnn (minicnn.data.load_sample), and the page
+says so. The tour never downloads anything, so it
 draws every section on a machine with no internet and no copy of CIFAR-10.
 """
 import html
@@ -27,10 +33,33 @@ from minicnn.models import open_model
 from minicnn.nn import Conv2d
 from minicnn.plots import save_figure
 from minicnn.train import random_subset
-from minicnn.visualize import attribution, filters, layer_views, render, sanity, top_patches
+from minicnn.visualize import (
+    adversarial,
+    attribution,
+    filters,
+    layer_views,
+    render,
+    sanity,
+    top_patches,
+)
 from minicnn.visualize.class_model import PRESETS, class_model, plot_history
-from minicnn.visualize.gradcam import default_layer, gradcam, guided_gradcam, upsample
-from minicnn.visualize.occlusion import occlusion, plot_occlusion
+from minicnn.visualize.faithfulness import (
+    MAP_METHODS,
+    class_insensitivity,
+    faithfulness,
+    plot_class_insensitivity,
+    plot_faithfulness,
+)
+from minicnn.visualize.gradcam import (
+    default_layer,
+    gradcam,
+    gradcam_plus_plus,
+    guided_gradcam,
+    upsample,
+)
+from minicnn.visualize.integrated import BASELINES, integrated_gradients, make_baseline
+from minicnn.visualize.lrp import lrp
+from minicnn.visualize.occlusion import occlusion, occlusion_attribution, plot_occlusion
 from minicnn.visualize.images import input_stats, model_classes, to_input, to_rgb
 from minicnn.visualize.receptive_field import (
     centre_unit,
@@ -152,18 +181,37 @@ def run_tour(out="tour", model="reference_net", mlp="mlp", data=None, limit=10_0
     titles = [classes[k] for k in y]
     tour.step("gradient maps: saliency, guided backprop, deconvnet, SmoothGrad")
     _gradient_maps(tour, net, x, y, rgb, titles, n_smooth=8 if quick else 25)
+    tour.step("SmoothGrad-squared and VarGrad")
+    _noise_tunnels(tour, net, x[:3], y[:3], rgb[:3], titles[:3], n=8 if quick else 25)
+    tour.step("gradient x input and Integrated Gradients from four baselines")
+    _integrated_gradients(tour, net, x[:3], y[:3], rgb[:3], titles[:3], mean, std,
+                          steps=8 if quick else 32)
+    tour.step("layer-wise relevance propagation")
+    _lrp(tour, net, x, y, rgb, titles, convs)
     if convs:
         tour.step("Grad-CAM and guided Grad-CAM")
         _gradcam(tour, net, x, y, rgb, titles)
+        tour.step("Grad-CAM++")
+        _gradcam_plus_plus(tour, net, x[:3], y[:3], rgb[:3], titles[:3])
     tour.step("occlusion sensitivity")
     _occlusion(tour, net, x[:3], y[:3], rgb[:3], titles[:3], stride=4 if quick else 2)
+    _occlusion_attribution(tour, net, x[:3], y[:3], rgb[:3], titles[:3])
 
     tour.step(f"class models ({steps} steps of gradient ascent, {len(classes)} classes at once)")
     _class_models(tour, net, classes, mean, std, steps)
+    if convs:
+        gallery_steps = 12 if quick else 48
+        tour.step(f"feature visualization of every {convs[-1]} channel ({gallery_steps} steps)")
+        _gallery(tour, net, x_all, tops, convs[-1], mean, std, gallery_steps)
+    tour.step("adversarial examples: FGSM and PGD")
+    _adversarial(tour, net, x_all, y_all, x[:3], y[:3], rgb[:3], titles[:3], classes, mean,
+                 std, count=32 if quick else 64, quick=quick)
 
     tour.step("sanity check: cascading randomisation")
     _sanity(tour, net, x[:2], y[:2], rgb[:2],
             sanity.SANITY_METHODS if convs else ("saliency", "guided", "deconv"))
+    tour.step("faithfulness: deletion and insertion, class insensitivity")
+    _faithfulness(tour, net, x, y, convs, steps=8 if quick else 16)
 
     images = (f"The test images are {note}." if note else
               f"The test images are CIFAR-10's test split: {dataset.source}.")
@@ -391,3 +439,208 @@ def _sanity(tour, net, x, y, rgb, methods):
                 "decorrelate as soon as the top layers are random, while guided backprop stays "
                 "similar much longer, because it largely recovers the image's edges whatever the "
                 "weights are; the lines show whether that holds for this network.")
+
+
+# ---- sections of the methods beyond the lecture (issue 18), in the order they are called --
+def _signed_panels(maps):
+    """(N, C, H, W) attributions -> one signed panel per image: the sum over the colours,
+    scaled by its largest |value| (red for the class, blue against, white 0)."""
+    r = np.asarray(maps, dtype=np.float64).sum(axis=1)                    # (N, H, W)
+    scale = np.maximum(np.abs(r).reshape(len(r), -1).max(axis=1), 1e-30)
+    return [render.signed_panel(r[n] / scale[n]) for n in range(len(r))]
+
+
+def _composite_rules(net, convs):
+    """Montavon et al.'s composite for a VGG-like net: zbox at the pixels, gamma in the other
+    convolutions (epsilon above, lrp's default)."""
+    rules = dict.fromkeys(convs, "gamma")
+    if convs and convs[0] == net.names[0]:
+        rules[convs[0]] = "zbox"
+    return rules
+
+
+def _noise_tunnels(tour, net, x, y, rgb, titles, n):
+    maps = {"SmoothGrad": attribution.smoothgrad(net, x, y, n=n),
+            "SmoothGrad-squared": attribution.smoothgrad_sq(net, x, y, n=n),
+            "VarGrad": attribution.vargrad(net, x, y, n=n)}
+    rendered = {name: render.render_map(g, "absmax") for name, g in maps.items()}
+    panels = [[rgb[i]] + [rendered[name][i] for name in maps] for i in range(len(x))]
+    fig = render.panel_grid(panels, col_titles=["image"] + list(maps), row_titles=titles,
+                            title=f"three statistics of the saliency map over {n} noisy copies")
+    tour.figure("SmoothGrad-squared and VarGrad", "noise_tunnels.png", fig,
+                f"The saliency map of {n} copies of each image with 15% Gaussian noise, summarised "
+                f"three ways: the mean (SmoothGrad, Smilkov et al. 2017), the mean of the squared "
+                f"map (SmoothGrad-squared) and its variance (VarGrad), the two variants Adebayo et "
+                f"al. 2018 compare in their sanity checks. All shown as max over channels of |g|. "
+                f"Squaring keeps only the size of the gradient, so the maps are sparser.")
+
+
+def _integrated_gradients(tour, net, x, y, rgb, titles, mean, std, steps):
+    columns = ["image", "gradient x input"]
+    rows = [[rgb[i]] + [p] for i, p in enumerate(_signed_panels(
+        attribution.input_x_gradient(net, x, y)))]
+    for kind in BASELINES:
+        b = make_baseline(net, x, kind, mean=mean, std=std)               # (n, 3, 32, 32)
+        maps = integrated_gradients(net, x, y, baseline=b, steps=steps)
+        b_rgb = to_rgb(b, mean, std)
+        for i, p in enumerate(_signed_panels(maps)):
+            rows[i] += [b_rgb[i], p]
+        columns += [f"baseline: {kind}", "IG"]
+    fig = render.panel_grid(rows, col_titles=columns, row_titles=titles, panel_size=1.25,
+                            title="gradient x input and Integrated Gradients "
+                                  "(red: for the true class, blue: against)")
+    tour.figure("Gradient x input and Integrated Gradients", "integrated_gradients.png", fig,
+                f"Gradient x input multiplies each pixel by the gradient of the class logit. "
+                f"Integrated Gradients (Sundararajan et al. 2017) adds up the gradient along the "
+                f"straight path from a baseline image to the image ({steps} Gauss-Legendre "
+                f"points), times the difference; the attributions add up to the change of the "
+                f"logit. Four baselines, as compared by Sturmfels et al. 2020: zeros (the "
+                f"dataset's mean colour), black, a blurred copy and uniform noise. A pixel equal "
+                f"to its baseline gets nothing: the map answers 'compared to what?'. Each map is "
+                f"the sum over colours, scaled by its largest |value|.")
+
+
+def _lrp(tour, net, x, y, rgb, titles, convs):
+    maps = {"LRP-epsilon (0.25)": lrp(net, x, y, epsilon=0.25),
+            "LRP-alpha1beta0": lrp(net, x, y, rule="alpha1beta0")}
+    if convs:
+        maps["LRP composite"] = lrp(net, x, y, rules=_composite_rules(net, convs), epsilon=1e-6)
+    panels = [[rgb[i]] for i in range(len(x))]
+    for m in maps.values():
+        for i, p in enumerate(_signed_panels(m)):
+            panels[i].append(p)
+    fig = render.panel_grid(panels, col_titles=["image"] + list(maps), row_titles=titles,
+                            title="relevance of every pixel for the true class "
+                                  "(red: for, blue: against)")
+    rules = ", ".join(f"{k} {v}" for k, v in _composite_rules(net, convs).items())
+    tour.figure("Layer-wise relevance propagation", "lrp.png", fig,
+                "LRP (Bach et al. 2015; Montavon et al. 2019) sends relevance down instead of a "
+                "gradient: it starts as the class logit and every layer shares it among its "
+                "inputs in proportion to their contributions, each op by a rule written next to "
+                "its ordinary backward. The epsilon rule damps small denominators (eps = 0.25); "
+                "alpha1beta0 passes only positive contributions"
+                + (f"; the composite is Montavon et al.'s advice for a VGG-like net ({rules}, "
+                   f"epsilon 1e-6 in the dense layers)" if convs else "")
+                + ". Each map is the sum over colours, scaled by its largest |value|.")
+
+
+def _gradcam_plus_plus(tour, net, x, y, rgb, titles):
+    layer = default_layer(net)
+    signed = gradcam(net, x, y, layer, relu_attributions=False)           # (n, h, w)
+    plus = gradcam_plus_plus(net, x, y, layer)
+    panels = []
+    for i in range(len(x)):
+        row = [rgb[i], render.signed_panel(signed[i] / max(np.abs(signed[i]).max(), 1e-30))]
+        for cam in (np.maximum(signed[i:i + 1], 0), plus[i:i + 1]):
+            up = upsample(cam, x.shape[2:])[0]
+            row.append(render.overlay(rgb[i], up / max(up.max(), 1e-30)))
+        panels.append(row)
+    fig = render.panel_grid(panels, col_titles=["image", "Grad-CAM, signed", "Grad-CAM",
+                                                "Grad-CAM++"],
+                            row_titles=titles, title=f"Grad-CAM and Grad-CAM++ at {layer}")
+    tour.figure("Grad-CAM++", "gradcam_plus_plus.png", fig,
+                f"Grad-CAM before its final ReLU (Captum's default, relu_attributions=False; red "
+                f"for the class, blue against), Grad-CAM itself, and Grad-CAM++ (Chattopadhay et "
+                f"al. 2018), which weighs every position of a channel before pooling the positive "
+                f"gradients, with the closed form that holds for the exponential of the logit. "
+                f"Grad-CAM++ tends to cover more of the object, or several objects.")
+
+
+def _occlusion_attribution(tour, net, x, y, rgb, titles, size=4, stride=2):
+    drops = occlusion_attribution(net, x, y, size=size, stride=stride)     # (n, 32, 32)
+    panels = [[rgb[i], render.signed_panel(drops[i] / max(np.abs(drops[i]).max(), 1e-30))]
+              for i in range(len(x))]
+    fig = render.panel_grid(panels, col_titles=["image", "mean drop of p"], row_titles=titles,
+                            title=f"occlusion per pixel ({size}x{size}, stride {stride})")
+    tour.figure("Occlusion as a per-pixel attribution", "occlusion_attribution.png", fig,
+                f"Occlusion turned into a map of pixels, as Captum does: a grey {size}x{size} "
+                f"square slides in steps of {stride}, and each pixel gets the mean drop of the "
+                f"true class's probability over the squares that cover it (red: hiding it lowers "
+                f"the probability). The faithfulness section below ranks pixels by this map.")
+
+
+def _gallery(tour, net, x_all, tops, layer, mean, std, steps):
+    channels = list(range(min(len(tops[layer].index), 64)))
+    images = class_model(net, [(layer, c) for c in channels], preset="natural", steps=steps,
+                         fourier=True, scale=0.1, rotate=10, mean=mean, std=std)
+    crops = top_patches.crop_top(net, x_all, tops[layer], layer, channels)
+    size = top_patches.common_size(net, layer)
+    fig = top_patches.plot_unit_gallery(to_rgb(images, mean, std), crops, channels,
+                                        max(size, 8), f"{layer}: what each channel wants "
+                                        f"(optimised image) and what excites it (top-9 crops)")
+    tour.figure(f"Feature visualization: every {layer} channel", f"gallery_{layer}.png", fig,
+                f"For each channel of {layer}, an image optimised to excite the channel (the sum "
+                f"over its positions; all {len(channels)} in one batch, {steps} steps) beside its "
+                f"top-9 crops from above. The ascent follows Olah et al. 2017, 'Feature "
+                f"Visualization': a decorrelated Fourier parameterisation, robustness to random "
+                f"scaling (up to 10%) and rotation (up to 10 degrees), with the class models' "
+                f"jitter, decay and blur. Where the two agree, the channel detects that pattern; "
+                f"the optimised image often shows it repeated, since the channel sums over the "
+                f"whole map.")
+
+
+def _adversarial(tour, net, x_all, y_all, x, y, rgb, titles, classes, mean, std, count, quick):
+    eps = 4 / 255
+    x_adv = adversarial.pgd(net, x, y, eps, steps=10)
+    rgb_adv = to_rgb(x_adv, mean, std)
+    predicted = probabilities(net, x_adv).argmax(axis=1)
+    difference = np.clip(0.5 + (rgb_adv - rgb) / (2 * eps), 0, 1)            # grey = no change
+    panels = [[rgb[i], rgb_adv[i], difference[i]] for i in range(len(x))]
+    rows = [f"{t} ->\n{classes[k]}" for t, k in zip(titles, predicted)]
+    fig = render.panel_grid(panels, col_titles=["image", "PGD, eps = 4/255", "difference x32"],
+                            row_titles=rows, title="adversarial examples")
+    tour.figure("Adversarial examples", "adversarial_examples.png", fig,
+                "Start from an image the network gets right and push every pixel by at most 4 "
+                "grey levels of 255 in the direction that raises the loss: projected gradient "
+                "descent (Madry et al. 2018), 10 signed steps from a random start in the ball. "
+                "Left the image, then the adversarial example and the network's new answer "
+                "(beside each row), right the change magnified 32 times (grey: none). The "
+                "network's decision is nearly linear in the pixels, so many tiny aligned changes "
+                "add up (Goodfellow et al. 2015).")
+    eps_values = [1 / 255, 4 / 255, 8 / 255] if quick else [1 / 255, 2 / 255, 4 / 255, 8 / 255]
+    # the first `count` test images (of the random subset) the network gets right
+    images = to_input(x_all, mean, std)
+    right = np.nonzero(adversarial.predict(net, images) == y_all)[0][:count]
+    if len(right) == 0:
+        tour.note("Adversarial examples: success rate",
+                  "skipped: the model classifies none of the test images correctly")
+        return
+    rates = {}
+    for attack, options in (("FGSM", {}), ("PGD, 10 steps", {"steps": 10})):
+        rates[attack], correct = adversarial.success_rate(
+            net, images[right], y_all[right], attack.split(",")[0].lower(), eps_values,
+            **options)
+    fig = adversarial.plot_success_rate(eps_values, rates,
+                                        title=f"how often the net is fooled ({correct} images)")
+    tour.figure("Adversarial examples: success rate", "adversarial_success.png", fig,
+                f"Of {correct} test images the network classifies correctly, the percentage an "
+                f"attack of size eps makes it get wrong: FGSM, one step of eps "
+                f"along the sign of the gradient (Goodfellow et al. 2015), and PGD, 10 smaller "
+                f"steps projected back into the eps-ball (Madry et al. 2018). PGD is the "
+                f"stronger: the loss is not linear all the way.")
+
+
+def _faithfulness(tour, net, x, y, convs, steps):
+    methods = [m for m in MAP_METHODS if convs or m != "gradcam"]
+    result = faithfulness(net, x, y, methods=methods, steps=steps)
+    fig = plot_faithfulness(result, title=f"deletion and insertion, mean over {len(x)} images")
+    best = max(result, key=lambda m: result[m]["insertion_auc"].mean()
+               - result[m]["deletion_auc"].mean())
+    tour.figure("Faithfulness: deletion and insertion", "faithfulness.png", fig,
+                f"Which map shows what the network uses? Petsiuk et al. 2018: delete the pixels "
+                f"in the map's order, most important first (set to the mean colour), in {steps} "
+                f"steps, and follow the true class's probability: a faithful map makes it fall "
+                f"fast (small area). Insert them in the same order into a blurred copy: it should "
+                f"rise fast (large area). Raw gradient maps rank pixels by |g|, attributions by "
+                f"their signed sum; 'random' is the floor. Here, over {len(x)} images, the most "
+                f"faithful by insertion minus deletion is {best}.")
+    names = ["saliency", "guided", "deconv", "input_x_gradient", "lrp_composite"]
+    names += ["gradcam"] if convs else []
+    values = {m: class_insensitivity(net, x[:2], m) for m in names}
+    fig = plot_class_insensitivity(values, title="do the maps depend on the class?")
+    tour.figure("Class insensitivity", "class_insensitivity.png", fig,
+                f"For {min(len(x), 2)} images, each method's maps for all ten classes, and the "
+                f"mean Spearman rank correlation between the maps of every pair of classes (bar; "
+                f"dots: the images). 1 means the same map whatever class is asked for: Nie et al. "
+                f"2018 show that guided backprop and the deconvnet largely reconstruct the image, "
+                f"so their maps barely change with the class, while Grad-CAM's do.")
