@@ -97,6 +97,21 @@ def test_unit_targets():
                                W1[2].reshape(SHAPE) * on[:, None, None, None])
 
 
+def test_a_list_of_units_of_one_layer_gives_each_image_its_own_unit():
+    """[("fc1", 2), ("fc1", 4)]: image 0 is explained by unit 2, image 1 by unit 4 (the tour's
+    conv4 gallery ascends one channel per image this way)."""
+    net = linear_relu_linear(7)
+    x = np.random.default_rng(9).standard_normal((2,) + SHAPE)
+    W1 = net.fc1.weight.data
+    got = saliency(net, x, [("fc1", 2), ("fc1", 4)])
+    np.testing.assert_allclose(got[0], W1[2].reshape(SHAPE))
+    np.testing.assert_allclose(got[1], W1[4].reshape(SHAPE))
+    with pytest.raises(ValueError, match="one unit of one layer per image"):
+        saliency(net, x, [("fc1", 2), ("fc2", 4)])
+    with pytest.raises(ValueError, match="one unit of one layer per image"):
+        saliency(net, x, [("fc1", 2)])
+
+
 def test_conv_net_saliency_matches_central_differences():
     net = reference_net().double()
     rng = np.random.default_rng(0)
