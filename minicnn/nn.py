@@ -61,29 +61,24 @@ class Module:
     def named_children(self):
         return [(name, m) for name, m in vars(self).items() if isinstance(m, Module)]
 
-    def named_parameters(self, prefix=""):
-        """Yield (name, Parameter) pairs, in assignment order, children included."""
+    def named_tensors(self, kind, prefix=""):
+        """Yield (name, tensor) for every attribute that is a `kind` (Parameter, Buffer, or a
+        tuple of both), in assignment order, children included, named by path ("conv1.weight")."""
         for name, value in vars(self).items():
-            if isinstance(value, Parameter):
+            if isinstance(value, kind):
                 yield prefix + name, value
             elif isinstance(value, Module):
-                yield from value.named_parameters(prefix + name + ".")
+                yield from value.named_tensors(kind, prefix + name + ".")
 
-    def named_buffers(self, prefix=""):
-        """Yield (name, Buffer) pairs, in assignment order, children included."""
-        for name, value in vars(self).items():
-            if isinstance(value, Buffer):
-                yield prefix + name, value
-            elif isinstance(value, Module):
-                yield from value.named_buffers(prefix + name + ".")
+    def named_parameters(self):
+        return self.named_tensors(Parameter)
 
-    def named_state(self, prefix=""):
+    def named_buffers(self):
+        return self.named_tensors(Buffer)
+
+    def named_state(self):
         """Parameters and buffers together, in assignment order: the state dict's entries."""
-        for name, value in vars(self).items():
-            if isinstance(value, (Parameter, Buffer)):
-                yield prefix + name, value
-            elif isinstance(value, Module):
-                yield from value.named_state(prefix + name + ".")
+        return self.named_tensors((Parameter, Buffer))
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]

@@ -45,7 +45,6 @@ TWINS = {
 }
 
 
-
 def prepare():
     """What the fast route sets up before its first op: malloc's options (memory.py), once."""
     memory.set_up_once()

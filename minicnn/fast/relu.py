@@ -12,9 +12,6 @@ def elementwise(kernel, out_like, *arrays):
     """kernel(*flat shares of arrays, flat share of out) on every core's share -> out."""
     out = np.empty(out_like.shape, dtype=out_like.dtype)
     flat = [a.reshape(-1) for a in arrays] + [out.reshape(-1)]    # a copy if not contiguous
-    if out.size < 2 * settings().relu_min_share:                 # too small to split
-        kernel(*flat)
-        return out
 
     def share(i0, i1):
         kernel(*[a[i0:i1] for a in flat])
