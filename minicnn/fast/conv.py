@@ -45,10 +45,9 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
     with one_blas_thread():
-        if ctx.winograd:                                 # dw needs the transformed input
-            out, ctx.U, ctx.kept = winograd.forward(x, w, b, padding, ctx.min_share,
-                                                    keep_V=ctx.needs_input_grad[1])
-            return out                                   # (N, F, OH, OW)
+        if ctx.winograd:
+            out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share)
+            return out                                  # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
@@ -74,7 +73,7 @@ def conv2d_backward(ctx, dout):
     need_dx, need_dw, need_db = ctx.needs_input_grad
     with one_blas_thread():
         if ctx.winograd:
-            return winograd.backward(ctx.x, ctx.kept, ctx.U, dout, p, ctx.min_share,
+            return winograd.backward(ctx.x, ctx.U, dout, p, ctx.min_share,
                                      need_dx, need_dw, need_db)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)

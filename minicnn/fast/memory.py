@@ -16,9 +16,9 @@ straight from the kernel.
 
 Threads: glibc gives each thread that allocates its own arena, and a helper
 thread's arena is a chain of 64 MB heaps that are unmapped as soon as they
-empty. The convolution's helper shares keep tens of MB between forward and
-backward (ops/winograd.py), so that arena's heaps came and went every step
-(1,500-3,500 page faults per step). One arena for the whole process ends it;
+empty. The convolution's helper shares once kept tens of MB between forward
+and backward (fast/winograd.py), so that arena's heaps came and went every
+step (1,500-3,500 page faults per step). One arena for the whole process ends it;
 minicnn allocates a few dozen arrays per op, so the threads rarely wait for
 each other at malloc's lock. With one arena, the freed memory at the top of
 the heap after a step can exceed 256 MB, hence the 1 GB before trimming (at

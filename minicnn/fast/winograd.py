@@ -19,12 +19,12 @@ says why). Every step is linear, so the backward is each step's adjoint
 
 which is exactly the gradient of the forward above, not an approximation.
 As with im2col, a few images at a time are transformed into small reused
-buffers, and each core works on its own share of the batch. One exception:
-when dw will be needed, the forward keeps each tile's V (together a little
-over 4x the input's size) so that the backward does not transform the input again. They
-are kept tile by tile, not as one array of the whole batch, because arrays
-of up to 32 MB are recycled by malloc (fast/memory.py) and a bigger one
-would cost fresh pages from the OS at every step.
+buffers, and each core works on its own share of the batch. The backward
+transforms the input again for dw rather than keeping every tile's V from
+the forward: V is over 4x the input's size (71 MB for the reference net's
+conv2 at batch 128), and writing it out to memory and reading it back cost
+more than the transform (a training step was 4% faster without it, on a
+Sapphire Rapids core).
 
 Float32 rounding differs a little from im2col's (the transforms add and
 subtract before multiplying), by about 1e-6 relative: well below what
@@ -77,15 +77,13 @@ def leading(buffer, rows, columns):
     return buffer[:16 * rows * columns].reshape(16, rows, columns)
 
 
-def forward(x, w, bias, padding, min_share=1, keep_V=False):
+def forward(x, w, bias, padding, min_share=1):
     """
     Inputs:
     - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
     - bias: (F,) or None; padding: an integer; min_share: images per core at least
-    - keep_V: also return the transformed input for the backward's dw
-    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), U (16, F, C)
-    the transformed filters (the backward uses them again), and
-    kept: {(t0, t1): V (16, C, (t1-t0)*Q)} for each tile of images t0:t1, or None
+    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and U (16, F, C)
+    the transformed filters (the backward uses them again)
     """
     N, C, H, W = x.shape
     F = w.shape[0]
@@ -95,27 +93,23 @@ def forward(x, w, bias, padding, min_share=1, keep_V=False):
     U = transform_filters(w)                                  # (16, F, C)
     bias = np.zeros(F, dtype=w.dtype) if bias is None else bias
     out = np.empty((N, F, OH, OW), dtype=w.dtype)
-    kept = {} if keep_V else None
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
-            if keep_V:                                        # (16, C, T*Q)
-                V = kept[t0, t1] = np.empty((16, C, (t1 - t0) * Q), dtype=w.dtype)
-            else:
-                V = leading(V_buffer, C, (t1 - t0) * Q)
+            V = leading(V_buffer, C, (t1 - t0) * Q)           # (16, C, T*Q)
             M = leading(M_buffer, F, (t1 - t0) * Q)           # (16, F, T*Q)
             winograd_input(x[t0:t1], padding, V)
             np.matmul(U, V, out=M)
             winograd_output(M, bias, out[t0:t1])              # (T, F, OH, OW)
     for_each_share(N, forward_share, min_share)
-    return out, U, kept
+    return out, U
 
 
-def backward(x, kept, U, dout, padding, min_share, need_dx, need_dw, need_db):
+def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db):
     """
     Inputs:
-    - x, U, kept: the forward's input, transformed filters and the V it kept (if need_dw)
+    - x, U: the forward's input (needed for dw only) and transformed filters
     - dout: (N, F, OH, OW) contiguous, in U's dtype; padding, min_share: as in forward
     Returns dx (N, C, H, W), dw (F, C, 3, 3), db (F,); None for those not needed
     """
@@ -134,9 +128,7 @@ def backward(x, kept, U, dout, padding, min_share, need_dx, need_dw, need_db):
             dM = leading(M_buffer, F, (t1 - t0) * Q)          # (16, F, T*Q)
             winograd_output_adjoint(dout[t0:t1], dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
-                V = kept.get((t0, t1)) if kept else None
-                if V is None:                                 # tiled differently: transform again
-                    V = winograd_input(x[t0:t1], padding, scratch)
+                V = winograd_input(x[t0:t1], padding, scratch)
                 dU += np.matmul(dM, V.transpose(0, 2, 1))
             if need_db:
                 db += dout[t0:t1].sum(axis=(0, 2, 3))

@@ -127,14 +127,21 @@ def integrated_gradients(model, x, target, baseline=None, steps=50, method="gaus
     layer, units = resolve_target(model, target, N, objective)
     base = make_baseline(model, x, baseline)
     diff = x.astype(np.float64) - base                           # (N, C, H, W)
+    step = diff.astype(x.dtype)                                  # x - x', for the points
     total = np.zeros_like(diff)                                  # weighted sum of gradients
-    rows = np.arange(len(alphas) * N)                            # point k of image i: k * N + i
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        k, i = chunk // N, chunk % N
-        points = (base[i] + alphas[k, None, None, None] * diff[i]).astype(x.dtype)
+    # point k of image i is row k * N + i; a chunk of rows is a run of images for each k
+    for start in range(0, len(alphas) * N, batch_size):
+        end = min(start + batch_size, len(alphas) * N)
+        runs = [(k, max(start, k * N) - k * N, min(end, (k + 1) * N) - k * N)  # (k, i0, i1)
+                for k in range(start // N, (end - 1) // N + 1)]
+        points = np.concatenate([base[i0:i1] + alphas[k].astype(x.dtype) * step[i0:i1]
+                                 for k, i0, i1 in runs])         # (end - start, C, H, W)
+        i = np.concatenate([np.arange(i0, i1) for _, i0, i1 in runs])
         g = unit_gradient(model, points, layer, [units[n] for n in i], objective=objective)
-        np.add.at(total, i, weights[k, None, None, None] * g)
+        row = 0
+        for k, i0, i1 in runs:                                   # total[i] += weight * g
+            total[i0:i1] += weights[k] * g[row:row + i1 - i0]
+            row += i1 - i0
     attributions = (diff * total).astype(x.dtype)
     if not return_delta:
         return attributions
