@@ -85,6 +85,48 @@ def torch_reference_net(torch, model=None):
     return net
 
 
+def torch_residual_net(torch, model):
+    """minicnn's residual_net (minicnn/architectures.py) in PyTorch, layer for layer, with
+    the same state-dict keys, loaded with `model`'s weights and buffers."""
+    nn = torch.nn
+
+    class BasicBlock(nn.Module):                      # torchvision's block, minicnn's names
+        def __init__(self, block):
+            super().__init__()
+            self.conv1, self.bn1 = translate(block.conv1), translate(block.bn1)
+            self.conv2, self.bn2 = translate(block.conv2), translate(block.bn2)
+            self.downsample = None if block.downsample is None else translate(block.downsample)
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+    def translate(layer):
+        kind = type(layer).__name__
+        if kind == "Conv2d":
+            F, C, KH, KW = layer.weight.shape
+            return nn.Conv2d(C, F, (KH, KW), stride=layer.stride, padding=layer.padding,
+                             bias=layer.bias is not None)
+        if kind == "BatchNorm2d":
+            return nn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+        if kind == "Sequential":
+            return nn.Sequential(*[translate(sub) for sub in layer])
+        if kind == "BasicBlock":
+            return BasicBlock(layer)
+        if kind == "Linear":
+            M, D = layer.weight.shape
+            return nn.Linear(D, M, bias=layer.bias is not None)
+        simple = {"ReLU": nn.ReLU, "Flatten": nn.Flatten, "MaxPool2d": lambda: nn.MaxPool2d(2),
+                  "AdaptiveAvgPool2d": lambda: nn.AdaptiveAvgPool2d(1)}
+        return simple[kind]()
+
+    net = nn.Sequential()
+    for name, layer in model.named_children():
+        net.add_module(name, translate(layer))
+    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+    return net
+
+
 def torch_or_none(threads):
     """PyTorch when the optional `bench` extra is installed, else None."""
     try:

@@ -1,7 +1,11 @@
-"""Training-step throughput of the reference net: forward, backward and an SGD
-step on a batch of random CIFAR-sized images, in images per second.
+"""Training-step throughput of the reference net (or the residual net): forward, backward
+and an SGD step on a batch of random CIFAR-sized images, in images per second.
 
     python benchmarks/train_step.py [--batch 128] [--repeats 20] [--threads 2] [--plain]
+                                    [--model reference_net|residual_net]
+
+The residual net trains in train mode (batch statistics, running ones updated), as
+`minicnn train` runs it; in PyTorch it is the same net layer for layer (common.py).
 
 With PyTorch installed (pip install -e ".[bench]") the same step runs in
 PyTorch too, alternating with minicnn, and the ratio is printed. --plain adds a
@@ -14,18 +18,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import alternate, machine, report, torch_or_none, torch_reference_net  # noqa: E402
+from common import (  # noqa: E402
+    alternate, machine, report, torch_or_none, torch_reference_net, torch_residual_net,
+)
 
 import minicnn  # noqa: E402
 from minicnn import functional as F  # noqa: E402
+from minicnn.architectures import MODELS  # noqa: E402
 
 
-def minicnn_step(batch, seed=0):
+def minicnn_step(batch, seed=0, model_name="reference_net"):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, batch)
     minicnn.manual_seed(seed)
-    model = minicnn.models.reference_net()
+    model = MODELS[model_name]().train()
     opt = minicnn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def step():
@@ -36,9 +43,10 @@ def minicnn_step(batch, seed=0):
     return step, model, x, y
 
 
-def torch_step(torch, model, x, y):
+def torch_step(torch, model, x, y, model_name="reference_net"):
     """The same step in PyTorch, on the same net with the same weights."""
-    net = torch_reference_net(torch, model)
+    twin = torch_reference_net if model_name == "reference_net" else torch_residual_net
+    net = twin(torch, model).train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -56,12 +64,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
     parser.add_argument("--plain", action="store_true", help="time the plain route too")
+    parser.add_argument("--model", choices=["reference_net", "residual_net"],
+                        default="reference_net")
     args = parser.parse_args()
 
-    step, model, x, y = minicnn_step(args.batch)
+    step, model, x, y = minicnn_step(args.batch, model_name=args.model)
     sides = {"minicnn": step}
     if args.plain:
-        plain_step = minicnn_step(args.batch)[0]
+        plain_step = minicnn_step(args.batch, model_name=args.model)[0]
 
         def on_the_plain_route():
             with minicnn.plain():
@@ -69,10 +79,10 @@ def main():
         sides["plain"] = on_the_plain_route
     torch = torch_or_none(args.threads)
     if torch is not None:
-        sides["pytorch"] = torch_step(torch, model, x, y)
+        sides["pytorch"] = torch_step(torch, model, x, y, args.model)
     times = alternate(sides, args.repeats)
 
-    print(f"training step, reference net, batch {args.batch}, float32 ({machine()})")
+    print(f"training step, {args.model.replace('_', ' ')}, batch {args.batch}, float32 ({machine()})")
     report(times, args.batch)
 
 

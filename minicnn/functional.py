@@ -3,8 +3,11 @@
 Each is defined next to its Function in minicnn/ops/; this module only
 gathers them in one place.
 """
+from minicnn.ops.avgpool import adaptive_avg_pool2d, avg_pool2d  # noqa: F401
 from minicnn.ops.basic import add, matmul, mean, mul, reshape, sub, sum  # noqa: F401, A004
+from minicnn.ops.batchnorm import batch_norm  # noqa: F401
 from minicnn.ops.conv import conv2d  # noqa: F401
+from minicnn.ops.dropout import dropout  # noqa: F401
 from minicnn.ops.linear import linear  # noqa: F401
 from minicnn.ops.loss import cross_entropy, log_softmax, softmax  # noqa: F401
 from minicnn.ops.pool import max_pool2d  # noqa: F401

@@ -100,6 +100,30 @@ def test_relu_routes_agree_under_every_rule(shape, dtype, rule, seed):
         assert_routes_agree(F.relu, [x], dtype)
 
 
+@settings(deadline=None, max_examples=40)
+@given(shape=st.sampled_from([(6, 3), (5, 1), (3, 2, 4, 5), (1, 3, 2, 2), (4, 1, 1, 3)]),
+       training=st.booleans(), affine=st.booleans(), dtype=dtypes, seed=st.integers(0, 2 ** 16))
+def test_batch_norm_routes_agree(shape, training, affine, dtype, seed):
+    """Batch statistics in training mode, running ones in eval mode; a mean far from 0
+    (the variance is taken of x - mean on both routes); every channel split between
+    threads."""
+    rng = np.random.default_rng(seed)
+    x = 3 + rng.standard_normal(shape)
+    C = shape[1]
+    w, b = 1 + 0.5 * rng.standard_normal(C), rng.standard_normal(C)
+    mean, var = rng.standard_normal(C), 0.5 + rng.random(C)
+    running = {}
+
+    def op(x, *affine_part):
+        stats = [mean.astype(dtype), var.astype(dtype)]     # a fresh copy on each route
+        running[minicnn.is_plain()] = stats
+        return F.batch_norm(x, *stats, *affine_part, training=training, momentum=0.3)
+    with fast.configure(norm_min_share=1):
+        assert_routes_agree(op, [x, w, b] if affine else [x], dtype)
+    for got, want in zip(running[False], running[True]):  # the running statistics' update
+        assert_close(got, want, dtype)
+
+
 def reference_net_loss_and_grads(x, y, plain):
     minicnn.manual_seed(0)
     model = reference_net().double()

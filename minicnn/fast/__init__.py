@@ -5,6 +5,7 @@
     pool.py       max-pooling, 2x2 windows written out
     linear.py     the weight matrix shared between the cores
     relu.py       the ReLU rules as compiled loops
+    batchnorm.py  batch norm in three passes forward, two back, per channel
     kernels/      the numba kernels (arrays in, arrays out) and their plain-loop twins
     parallel.py   one share of the batch per core; one BLAS thread while a fast op runs
     memory.py     malloc keeps freed arrays for reuse (no page faults)
@@ -24,8 +25,9 @@ What the fast route does to the process, all of it here:
   leaves malloc alone (training then costs about 11,000 page faults a step).
 That is all: no environment variable is set, and nothing happens at import.
 """
-from minicnn.fast import conv, linear, memory, pool, relu
+from minicnn.fast import batchnorm, conv, linear, memory, pool, relu
 from minicnn.fast.settings import Settings, configure, settings  # noqa: F401
+from minicnn.ops import batchnorm as plain_batchnorm
 from minicnn.ops import conv as plain_conv
 from minicnn.ops import linear as plain_linear
 from minicnn.ops import pool as plain_pool
@@ -42,6 +44,10 @@ TWINS = {
     plain_relu.relu_backward_normal: relu.relu_backward_normal,
     plain_relu.relu_backward_deconv: relu.relu_backward_deconv,
     plain_relu.relu_backward_guided: relu.relu_backward_guided,
+    plain_batchnorm.batch_norm_train_forward: batchnorm.batch_norm_train_forward,
+    plain_batchnorm.batch_norm_train_backward: batchnorm.batch_norm_train_backward,
+    plain_batchnorm.batch_norm_eval_forward: batchnorm.batch_norm_eval_forward,
+    plain_batchnorm.batch_norm_eval_backward: batchnorm.batch_norm_eval_backward,
 }
 
 

@@ -33,6 +33,7 @@ class Settings:
     conv_min_share: int = 2**22        # multiply-adds
     pool_min_share: int = 2**18        # input elements
     relu_min_share: int = 2**19        # elements (2 MB of float32)
+    norm_min_share: int = 2**19        # elements (batch norm's passes over memory)
     linear_min_work: int = 2**21       # multiply-adds: a smaller product is done in one go
     # a thread waiting for news polls this many times (each a sched_yield) before sleeping
     polls: int = 1000

@@ -19,8 +19,8 @@ more terms than the affine one):
     dx = (1 / sqrt(var + eps)) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     dweight = sum(dout * xhat),   dbias = sum(dout)
 
-This is the plain route (see minicnn/route.py); the op has no fast twin (its cost is a few
-passes over memory next to a convolution's matrix multiplies), so it runs on both routes.
+This is the plain route (see minicnn/route.py); fast/batchnorm.py is its fast twin, the same
+formulas in fewer passes over memory.
 """
 import numbers
 
