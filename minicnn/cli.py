@@ -145,7 +145,7 @@ def cmd_lessons(args):
 
 def add_train_options(p):
     from minicnn.models import MODELS
-    from minicnn.train import SCHEDULES, TrainConfig
+    from minicnn.train import OPTIMIZERS, SCHEDULES, TrainConfig
     d = TrainConfig()
     p.add_argument("--model", choices=list(MODELS), default=d.model,
                    help="the architecture (default %(default)s)")
@@ -156,6 +156,14 @@ def add_train_options(p):
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov)
     p.add_argument("--weight-decay", dest="weight_decay", type=float, default=d.weight_decay)
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    p.add_argument("--warmup", type=float, default=None,
+                   help="the fraction of steps warming up (default: the model's recipe)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help="default: the model's recipe (sgd)")
+    p.add_argument("--label-smoothing", dest="label_smoothing", type=float, default=None,
+                   help="cross-entropy label smoothing (default: the model's recipe)")
+    p.add_argument("--whiten", action=argparse.BooleanOptionalAction, default=None,
+                   help="start the first layer from patch whitening (default: the model's recipe)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
                    help="random crop (4-pixel padding) and horizontal flip")

@@ -10,6 +10,8 @@ array layouts as PyTorch (conv weight (F, C, KH, KW), linear weight (out, in),
 
 `model.train()` / `model.eval()` set `training` on every layer; BatchNorm and Dropout read it
 (batch statistics and random masks in training, running statistics and the identity in eval).
+Inside `with evaluating():` every layer acts as in eval mode, in that thread only, whatever
+its flag says: every visualization runs its model so, and leaves the flags alone.
 
 A Sequential of named layers also gives what the visualizations need: the
 activation of any named layer (`activations`) and the sub-network up to a
@@ -18,6 +20,7 @@ minicnn.visualize.gradient.
 """
 import numbers
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -144,16 +147,21 @@ class Module:
                 p.grad = None
 
 
+# True inside evaluating(): layers act as in eval mode (per thread and asyncio task)
+_evaluating = ContextVar("minicnn_evaluating", default=False)
+
+
 @contextmanager
-def evaluating(model):
-    """Run the block with `model` in eval mode, then put it back in the mode it was in: what
-    every explanation of a trained net needs (BatchNorm's running statistics, no dropout)."""
-    was_training = model.training
-    model.eval()
+def evaluating(model=None):
+    """Run the block as if every model were in eval mode (BatchNorm's running statistics, no
+    dropout): what every explanation of a trained net needs. It holds for this thread (or
+    asyncio task) only, and no model's `training` flag changes, so another thread may go on
+    training the same model meanwhile. Yields `model`."""
+    token = _evaluating.set(True)
     try:
         yield model
     finally:
-        model.train(was_training)
+        _evaluating.reset(token)
 
 
 class Conv2d(Module):
@@ -258,12 +266,13 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}({self.num_features}): input has C={x.shape[1]} channels "
                              f"(shape {x.shape})")
         momentum = 0.0 if self.momentum is None else self.momentum     # eval: not read
-        if self.training:
+        training = self.training and not _evaluating.get()
+        if training:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
             if self.momentum is None:                       # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked.data)
         return batch_norm(x, self.running_mean.data, self.running_var.data, self.weight,
-                          self.bias, training=self.training, momentum=momentum, eps=self.eps)
+                          self.bias, training=training, momentum=momentum, eps=self.eps)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.num_features}, eps={self.eps}, "
@@ -288,7 +297,7 @@ class Dropout(Module):
         self.p = check_p(p)
 
     def forward(self, x):
-        return dropout(x, self.p, training=self.training)
+        return dropout(x, self.p, training=self.training and not _evaluating.get())
 
     def __repr__(self):
         return f"Dropout(p={self.p})"

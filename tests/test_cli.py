@@ -188,6 +188,21 @@ def test_model_choices_are_the_registry(capsys):
     assert f"a shipped model ({', '.join(MODELS)})" in " ".join(capsys.readouterr().out.split())
 
 
+def test_train_recipe_options_reach_the_config_and_default_to_the_models_recipe():
+    from minicnn.train import MODEL_RECIPES, RECIPE_DEFAULTS, config_from_args
+    parser = build_parser()
+    config = config_from_args(parser.parse_args(
+        ["train", "--model", "residual_net", "--optimizer", "adamw", "--label-smoothing", "0.1",
+         "--warmup", "0.2", "--no-whiten"]))
+    assert (config.optimizer, config.label_smoothing, config.warmup, config.whiten) == \
+        ("adamw", 0.1, 0.2, False)
+    resolved = config_from_args(parser.parse_args(["train", "--model", "residual_net"])).resolved()
+    recipe = {**RECIPE_DEFAULTS, **MODEL_RECIPES["residual_net"]}
+    assert {k: getattr(resolved, k) for k in recipe} == recipe
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--optimizer", "lbfgs"])
+
+
 @pytest.mark.parametrize("method", ["smoothgrad-sq", "vargrad", "input-x-gradient",
                                     "integrated-gradients", "lrp"])
 def test_explain_draws_the_newer_maps(method, tmp_path, capsys):

@@ -217,3 +217,58 @@ def test_gradient_methods_run_through_batchnorm_residual_adds_and_gap():
     assert cam.shape == (2, 4, 4) and (cam >= 0).all()
     prob = occlusion(net, x, "a", size=4, stride=2, mean=[0.5] * 3, std=[0.25] * 3)
     assert np.isfinite(np.asarray(prob[0] if isinstance(prob, tuple) else prob)).all()
+
+
+def test_every_visualization_runs_a_train_mode_model_in_eval_mode_and_leaves_it_so():
+    """Running statistics and no dropout inside the explanation; afterwards the model is
+    still in train mode, its statistics untouched (no batch was counted)."""
+    from minicnn.visualize import (class_model, integrated_gradients, lrp, saliency,
+                                   top_activations)
+    net = small_resnet()
+    x = rng.standard_normal((2, 3, 8, 8))
+    pictures = rng.integers(0, 255, (4, 3, 8, 8), dtype=np.uint8)
+    methods = {
+        "saliency": lambda m: saliency(m, x, "a"),
+        "guided": lambda m: guided_backprop(m, x, "b"),
+        "gradcam": lambda m: gradcam(m, x, "c", layer="block2"),
+        "ig": lambda m: integrated_gradients(m, x, "a", steps=4),
+        "occlusion": lambda m: occlusion(m, x, "a", size=4, stride=2, mean=[0.5] * 3,
+                                         std=[0.25] * 3),
+        "class_model": lambda m: class_model(m, "a", steps=3, seed=0, image_shape=(3, 8, 8)),
+        "top": lambda m: top_activations(m, pictures,
+                                         "block2", k=2, mean=[0.5] * 3, std=[0.25] * 3),
+    }
+    state = {k: np.array(v) for k, v in net.state_dict().items()}
+    in_eval = {name: run(net) for name, run in methods.items()}
+    net.train()
+    for name, run in methods.items():
+        got, want = run(net), in_eval[name]
+        for a, b in zip(got if isinstance(got, tuple) else [got],
+                        want if isinstance(want, tuple) else [want]):   # (a Top is a tuple)
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=name)
+    assert all(m.training for _, m in all_modules(net))
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, state[k], err_msg=k)
+    del lrp                                        # (lrp does not take BatchNorm nets yet)
+
+
+def test_evaluating_holds_for_its_own_thread_only():
+    import threading
+    net = small_resnet().train()
+    x = Tensor(rng.standard_normal((4, 3, 8, 8)))
+    seen, ready, done = {}, threading.Event(), threading.Event()
+
+    def other():
+        ready.wait()
+        seen["other"] = net(x).data                  # train mode: dropout, batch statistics
+        done.set()
+    thread = threading.Thread(target=other)
+    thread.start()
+    with nn.evaluating():
+        ready.set()
+        done.wait()
+        inside = net(x).data
+    thread.join()
+    with nn.evaluating():
+        np.testing.assert_array_equal(net(x).data, inside)     # deterministic: eval mode
+    assert not np.allclose(seen["other"], inside)

@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 from matplotlib.figure import Figure
 
+from minicnn.nn import evaluating
 from minicnn.ops.loss import cross_entropy
 from minicnn.tensor import Tensor, frozen, no_grad
 from minicnn.visualize.images import input_stats, pixel_range
@@ -30,7 +31,7 @@ def loss_gradient(model, x, y):
     """d cross-entropy(model(x), y) / dx, (N, C, H, W) (the sum over images, so each image's
     gradient is its own loss's)."""
     x = Tensor(x, requires_grad=True)
-    with frozen(model.parameters()):
+    with frozen(model.parameters()), evaluating():
         loss = cross_entropy(model(x), y)
         loss.backward()
     return x.grad * len(x.data)                       # cross_entropy is a mean over N
@@ -103,7 +104,7 @@ ATTACKS = {"fgsm": fgsm, "pgd": pgd}
 
 def predict(model, x, batch_size=256):
     """The predicted class of every image, (N,)."""
-    with no_grad():
+    with no_grad(), evaluating():
         return np.concatenate([model(Tensor(x[i:i + batch_size])).data.argmax(axis=1)
                                for i in range(0, len(x), batch_size)])
 

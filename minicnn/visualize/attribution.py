@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from minicnn.nn import evaluating
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
 from minicnn.tensor import Tensor, as_float_array, frozen
@@ -48,7 +49,7 @@ def gradient(model, x, target, rule="normal", objective="logit", return_scores=F
 def unit_gradient(model, x, layer, units, rule="normal", objective="logit", return_scores=False):
     """gradient() for a resolved target: the output of `layer`, one index tuple per image."""
     x = Tensor(_images(x), requires_grad=True)       # (N, C, H, W)
-    with frozen(model.parameters()):        # only dx is wanted: leave dw, db alone
+    with frozen(model.parameters()), evaluating():   # only dx is wanted; eval mode
         out = model.upto(layer)(x)                   # (N, ...) the layer holding the score
         if objective == "probability":
             out = softmax(out, axis=-1)              # (N, K)

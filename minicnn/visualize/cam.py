@@ -49,7 +49,7 @@ def cam(model, x, target, include_bias=False):
     layer, fc = cam_layers(model)
     x = as_float_array(x)
     _, units = resolve_target(model, target, len(x))
-    with evaluating(model), no_grad():
+    with evaluating(), no_grad():
         A = model.activations(Tensor(x), [layer])[layer].data     # (N, K, h, w)
     classes = np.array([unit[0] for unit in units])               # (N,)
     w = fc.weight.data[classes]                                   # (N, K)

@@ -46,6 +46,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from minicnn.nn import evaluating
 from minicnn.ops.loss import stable_log_softmax
 from minicnn.tensor import Tensor, frozen, no_grad
 from minicnn.visualize.attribution import unit_gradient
@@ -155,7 +156,7 @@ def class_model(model, target, preset="natural", objective="logit", seed=0, init
         x = x.astype(np.float32)
     if not return_history:
         return x
-    with no_grad():
+    with no_grad(), evaluating():
         out = model.upto(layer)(Tensor(x)).data
     if objective == "probability":
         out = np.exp(stable_log_softmax(out, axis=-1))     # (N, K) probabilities
@@ -262,7 +263,7 @@ def diversity_gradient(model, x, layer):
     if len(x) < 2:
         return np.zeros_like(x)
     xt = Tensor(x, requires_grad=True)
-    with frozen(model.parameters()):
+    with frozen(model.parameters()), evaluating():
         acts = model.upto(layer)(xt)
         _, dA = gram_similarity(acts.data)
         acts.backward(-dA)

@@ -20,7 +20,7 @@ interpolate(align_corners=False); "nearest" shows the layer's actual cells.
 """
 import numpy as np
 
-from minicnn.nn import Conv2d, ReLU
+from minicnn.nn import Conv2d, ReLU, evaluating
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
 from minicnn.tensor import Tensor, as_float_array, frozen
@@ -104,7 +104,7 @@ def layer_and_gradient(model, x, target, layer=None, objective="logit", to_input
     i, s = model.names.index(layer), model.names.index(score_layer)
     if s < i or (s == i and not to_input):
         raise ValueError(f"Grad-CAM: the score's layer {score_layer!r} must come after {layer!r}")
-    with frozen(model.parameters()):
+    with frozen(model.parameters()), evaluating():
         # A needs a gradient, so the graph must exist: the input asks for one
         image = Tensor(x, requires_grad=True)
         if to_input and i == 0:

@@ -29,7 +29,7 @@ rounding.
 """
 import numpy as np
 
-from minicnn.nn import Conv2d, ReLU
+from minicnn.nn import Conv2d, ReLU, evaluating
 from minicnn.ops.conv import conv2d
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.receptive_field import layer_geometry
@@ -100,7 +100,7 @@ def occluded_logits(model, image, corners, size, value, incremental=True):
     while incremental and local < len(layers) and is_local(layers[local]):
         local += 1
     B, C = len(corners), image.shape[0]
-    with no_grad():
+    with no_grad(), evaluating():
         before = [Tensor(image[None])]                            # the original's activations
         for layer in layers[:local]:
             before.append(layer(before[-1]))

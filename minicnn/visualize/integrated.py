@@ -23,6 +23,7 @@ import numbers
 
 import numpy as np
 
+from minicnn.nn import evaluating
 from minicnn.ops.loss import stable_log_softmax
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.attribution import _images, unit_gradient
@@ -151,7 +152,7 @@ def integrated_gradients(model, x, target, baseline=None, steps=50, method="gaus
 
 def scores(model, x, layer, units, objective="logit"):
     """The score of every image's target: (N,) float64."""
-    with no_grad():
+    with no_grad(), evaluating():
         out = model.upto(layer)(Tensor(x)).data.astype(np.float64)
     if objective == "probability":
         out = np.exp(stable_log_softmax(out, axis=-1))

@@ -84,7 +84,7 @@ def lrp(model, x, target, rule="epsilon", epsilon=1e-9, gamma=0.25, rules=None, 
             a, back = dx_pass(MaxPool2dOp, a, kernel_size=module.kernel_size,
                               stride=module.stride)
         else:
-            with no_grad():
+            with no_grad(), nn.evaluating():
                 a, back = module(Tensor(a)).data, None
         passes.append((a, back))
 

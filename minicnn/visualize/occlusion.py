@@ -22,6 +22,7 @@ import numbers
 import numpy as np
 from matplotlib.figure import Figure
 
+from minicnn.nn import evaluating
 from minicnn.ops.checks import conv_output_size
 from minicnn.ops.loss import stable_log_softmax
 from minicnn.visualize.images import input_stats, pixel_range
@@ -144,7 +145,7 @@ def whole_copies(model, image, corners, window, value):
     patches = np.broadcast_to(value, (B, image.shape[0], h, w))
     for b, (top, left) in enumerate(corners):
         copies[b, :, top:top + h, left:left + w] = patches[b]
-    with no_grad():
+    with no_grad(), evaluating():
         return model(Tensor(copies)).data
 
 
@@ -152,7 +153,7 @@ def class_scores(model, x, objective):
     """(N, K) probabilities or logits, float64."""
     if objective == "probability":
         return probabilities(model, x)
-    with no_grad():
+    with no_grad(), evaluating():
         return model(Tensor(x)).data.astype(np.float64)
 
 

@@ -21,6 +21,7 @@ import numbers
 
 import numpy as np
 
+from minicnn.nn import evaluating
 from minicnn.ops.loss import stable_log_softmax
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.images import class_index, model_classes
@@ -95,6 +96,6 @@ def selected(out, units):
 
 def probabilities(model, x):
     """The softmax of the model's logits for normalised images x: (N, K) float64."""
-    with no_grad():
+    with no_grad(), evaluating():
         z = model(Tensor(x)).data.astype(np.float64)                # (N, K) logits
     return np.exp(stable_log_softmax(z, axis=1))                    # (N, K)

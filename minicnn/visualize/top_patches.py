@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm import tqdm
 
+from minicnn.nn import evaluating
 from minicnn.tensor import Tensor, no_grad
 from minicnn.visualize.images import input_stats, to_input
 from minicnn.visualize.receptive_field import receptive_field, receptive_field_size
@@ -95,7 +96,7 @@ def top_activations(model, images, layers, k=9, batch_size=250, mean=None, std=N
         mean, std = input_stats(model)
     running, widths = {}, {}
     total = len(images) if isinstance(images, np.ndarray) else None
-    with no_grad(), tqdm(total=total, unit=" images", desc="top-k", disable=not progress) as bar:
+    with no_grad(), evaluating(), tqdm(total=total, unit=" images", desc="top-k", disable=not progress) as bar:
         for xb in _batches(images, batch_size):
             acts = model.activations(Tensor(to_input(xb, mean, std)), layers)
             for layer, act in acts.items():
