@@ -272,3 +272,10 @@ def test_evaluating_holds_for_its_own_thread_only():
     with nn.evaluating():
         np.testing.assert_array_equal(net(x).data, inside)     # deterministic: eval mode
     assert not np.allclose(seen["other"], inside)
+
+
+def test_grad_cams_default_layer_is_the_last_feature_maps():
+    from minicnn.visualize.gradcam import default_layer
+    assert default_layer(reference_net()) == "relu4"
+    assert default_layer(residual_net()) == "block4"          # the last block, before GAP
+    assert default_layer(small_resnet()) == "block2"

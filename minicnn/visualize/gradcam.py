@@ -20,7 +20,7 @@ interpolate(align_corners=False); "nearest" shows the layer's actual cells.
 """
 import numpy as np
 
-from minicnn.nn import Conv2d, ReLU, evaluating
+from minicnn.nn import BasicBlock, Conv2d, ReLU, evaluating
 from minicnn.ops.loss import softmax
 from minicnn.ops.relu import backward_rule
 from minicnn.tensor import Tensor, as_float_array, frozen
@@ -29,9 +29,10 @@ from minicnn.visualize.targets import resolve_target, unit_dout
 
 
 def default_layer(model):
-    """The last conv layer's rectified output (the ReLU right after it if there is one): the
-    paper's choice, the last convolutional feature maps."""
-    convs = [i for i, name in enumerate(model.names) if isinstance(model[name], Conv2d)]
+    """The last convolutional feature maps, the paper's choice: the last conv layer's
+    rectified output (the ReLU right after it if there is one), or the last residual block's
+    output when a block comes after it (residual_net: its last block, before global pooling)."""
+    convs = [i for i, name in enumerate(model.names) if isinstance(model[name], (Conv2d, BasicBlock))]
     if not convs:
         raise ValueError(f"Grad-CAM needs a convolutional layer; the model has "
                          f"{', '.join(model.names)}")
