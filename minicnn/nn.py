@@ -64,6 +64,13 @@ class Module:
     def named_children(self):
         return [(name, m) for name, m in vars(self).items() if isinstance(m, Module)]
 
+    def named_modules(self, prefix=""):
+        """Yield (name, module) for this module (named prefix, "" at the top) and every module
+        inside it, by path ("block2.conv1"), as PyTorch's named_modules."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(prefix + name if not prefix else f"{prefix}.{name}")
+
     def named_tensors(self, kind, prefix=""):
         """Yield (name, tensor) for every attribute that is a `kind` (Parameter, Buffer, or a
         tuple of both), in assignment order, children included, named by path ("conv1.weight")."""

@@ -279,3 +279,81 @@ def test_grad_cams_default_layer_is_the_last_feature_maps():
     assert default_layer(reference_net()) == "relu4"
     assert default_layer(residual_net()) == "block4"          # the last block, before GAP
     assert default_layer(small_resnet()) == "block2"
+
+
+def test_lrp_epsilon_through_batchnorm_residual_adds_and_pooling_is_gradient_x_input():
+    """As eps -> 0, LRP-epsilon of a ReLU net is gradient x input (the relevance over a
+    value is the gradient there): so it is through folded batch norms, residual adds,
+    average and global pooling too."""
+    from minicnn.visualize import input_x_gradient, lrp
+    net = small_resnet()
+    x = rng.standard_normal((2, 3, 8, 8))
+    for target in ("a", "c"):
+        np.testing.assert_allclose(lrp(net, x, target, epsilon=1e-13),
+                                   input_x_gradient(net, x, target), rtol=1e-6, atol=1e-10)
+
+
+def test_lrp_conserves_relevance_in_a_bias_free_residual_net():
+    from minicnn.visualize import lrp
+    net = small_resnet()
+    for _, m in all_modules(net):
+        if isinstance(m, nn.BatchNorm2d):             # folded in, a bias-free affine map
+            m.running_mean.data[:] = 0
+            m.bias.data[:] = 0
+        elif isinstance(m, nn.Linear):
+            m.bias.data[:] = 0
+    x = rng.standard_normal((3, 3, 8, 8))
+    logits = net(Tensor(x)).data
+    R = lrp(net, x, [0, 1, 2], epsilon=1e-12)
+    np.testing.assert_allclose(R.sum(axis=(1, 2, 3)), logits[np.arange(3), [0, 1, 2]], rtol=1e-8)
+
+
+def test_lrp_folds_batchnorm_into_the_conv_before_it_and_across_a_max_pool():
+    """Every rule on a conv + batch norm equals the rule on one conv with the folded weights;
+    a batch norm after a max-pool folds when its scales are positive, and otherwise keeps its
+    own epsilon rule (still gradient x input as eps -> 0)."""
+    from minicnn.visualize import input_x_gradient, lrp
+
+    def net(bn_weight, fold_by_hand=False, pool_first=False):
+        minicnn.manual_seed(3)
+        conv, bn = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4)
+        net = nn.Sequential({"conv1": conv, "bn1": bn, "relu1": nn.ReLU(), "pool1": nn.MaxPool2d(2),
+                             "flatten": nn.Flatten(), "fc": nn.Linear(16, 3)}).double()
+        bn.weight.data = np.array(bn_weight, dtype=np.float64)
+        bn.bias.data = np.array([0.1, -0.2, 0.3, 0.0])
+        bn.running_mean.data = np.array([0.5, -0.5, 0.2, 0.1])
+        bn.running_var.data = np.array([2.0, 0.5, 1.0, 1.5])
+        if pool_first:                                 # conv, pool, bn, relu
+            net = nn.Sequential({"conv1": conv, "pool1": nn.MaxPool2d(2), "bn1": bn,
+                                 "relu1": nn.ReLU(), "flatten": nn.Flatten(), "fc": net.fc})
+        if fold_by_hand:
+            scale = bn.weight.data / np.sqrt(bn.running_var.data + bn.eps)
+            conv.weight.data = conv.weight.data * scale[:, None, None, None]
+            conv.bias.data = (conv.bias.data - bn.running_mean.data) * scale + bn.bias.data
+            del net.bn1
+            net.names.remove("bn1")
+        return net.eval()
+    x = rng.standard_normal((2, 3, 4, 4))
+    for pool_first in (False, True):
+        with_bn = net([1.0, 0.5, 2.0, 1.5], pool_first=pool_first)
+        by_hand = net([1.0, 0.5, 2.0, 1.5], fold_by_hand=True, pool_first=pool_first)
+        for rule in ("epsilon", "gamma", "alpha1beta0", "zbox"):
+            np.testing.assert_allclose(lrp(with_bn, x, 1, rule=rule, bounds=(-3, 3)),
+                                       lrp(by_hand, x, 1, rule=rule, bounds=(-3, 3)),
+                                       rtol=1e-9, atol=1e-12, err_msg=f"{rule}, {pool_first}")
+    flipped = net([1.0, -0.5, 2.0, 1.5], pool_first=True)     # a negative scale: not folded
+    np.testing.assert_allclose(lrp(flipped, x, 2, epsilon=1e-13), input_x_gradient(flipped, x, 2),
+                               rtol=1e-6, atol=1e-10)
+
+
+def test_lrp_rules_name_the_layers_inside_residual_blocks():
+    from minicnn.visualize import lrp
+    net = small_resnet()
+    x = rng.standard_normal((1, 3, 8, 8))
+    plain = lrp(net, x, "a")
+    changed = lrp(net, x, "a", rules={"block1.conv2": "gamma", "block1.downsample.0": "gamma"})
+    assert not np.allclose(plain, changed)
+    with pytest.raises(ValueError, match="rules set a rule for 'block1.bn1', a BatchNorm2d"):
+        lrp(net, x, "a", rules={"block1.bn1": "gamma"})
+    with pytest.raises(ValueError, match="rules name an unknown layer 'block9.conv1'"):
+        lrp(net, x, "a", rules={"block9.conv1": "gamma"})

@@ -106,3 +106,21 @@ def adaptive_avg_pool2d(x, output_size=1):
     """(N, C, H, W) -> (N, C, 1, 1), global average pooling (output_size must be 1)."""
     check_output_size(output_size)
     return GlobalAvgPool2d.apply(x)
+
+
+# ---- Layer-wise relevance propagation (minicnn.visualize.lrp) ----------------------------------
+def avg_pool2d_lrp(x, R, kernel_size=2, stride=None, padding=0, epsilon=1e-9):
+    """Relevance R of an average pool's output -> relevance of its input x (N, C, H, W), by
+    the epsilon rule: a window's mean is a linear layer with weights 1/k, so each value
+    gets its share of the window's relevance, x * avg_pool2d_backward(R / (z + eps sign z)).
+    (In global average pooling, every value of a channel shares that channel's relevance.)"""
+    from minicnn.ops.linear import dx_pass, stabilise
+    z, backward = dx_pass(AvgPool2d, x, kernel_size=kernel_size, stride=stride, padding=padding)
+    return x * backward(R / stabilise(z, epsilon))
+
+
+def global_avg_pool2d_lrp(x, R, epsilon=1e-9):
+    """The same for global average pooling: R (N, C, 1, 1) -> (N, C, H, W)."""
+    from minicnn.ops.linear import dx_pass, stabilise
+    z, backward = dx_pass(GlobalAvgPool2d, x)
+    return x * backward(R / stabilise(z, epsilon))

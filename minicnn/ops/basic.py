@@ -43,6 +43,15 @@ class Add(Function):
         return unbroadcast(dout, self.a_shape), unbroadcast(dout, self.b_shape)
 
 
+def add_lrp(a, b, R, epsilon=1e-9):
+    """Relevance R of a + b (a residual block's add) -> the relevance of a and of b, by the
+    epsilon rule: each term gets its share of the sum, R * a / (z + eps sign z) and
+    R * b / (z + eps sign z) with z = a + b (minicnn.visualize.lrp). Both of a's shape."""
+    from minicnn.ops.linear import stabilise
+    share = R / stabilise(a + b, epsilon)
+    return a * share, b * share
+
+
 class Sub(Function):
     def forward(self, a, b):
         check_broadcast("sub", a, b)

@@ -154,3 +154,15 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     x (N, C) or (N, C, H, W); running_mean, running_var, weight, bias (C,) -> x's shape."""
     return BatchNorm.apply(x, weight, bias, running_mean, running_var, training=training,
                            momentum=momentum, eps=eps)
+
+
+# ---- Layer-wise relevance propagation (minicnn.visualize.lrp) ----------------------------------
+def batch_norm_lrp(x, scale, shift, R, epsilon=1e-9):
+    """Relevance R of an eval-mode batch norm's output -> relevance of its input x, by the
+    epsilon rule of its affine map z = scale * x + shift (one weight per channel, the shift
+    as the bias). lrp folds a batch norm into the convolution before it where it can (the
+    LRP overview's advice); this rule is for one it cannot fold. scale, shift: (C,)."""
+    from minicnn.ops.linear import stabilise
+    s = per_channel(scale, x)
+    return s * x * R / stabilise(s * x + per_channel(shift, x), epsilon)
+

@@ -23,10 +23,14 @@ positive bias, as the rule is defined, where Captum clamps the weights alone (wh
 for negative inputs or a negative bias; innvestigate #273, zennit #107).
 """
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
 from minicnn import nn
+from minicnn.ops.avgpool import avg_pool2d_lrp, global_avg_pool2d_lrp
+from minicnn.ops.basic import add_lrp
+from minicnn.ops.batchnorm import batch_norm_lrp
 from minicnn.ops.conv import Conv2d as Conv2dOp
 from minicnn.ops.conv import conv2d_lrp
 from minicnn.ops.linear import LRP_RULES, dx_pass, linear_lrp
@@ -39,22 +43,35 @@ from minicnn.visualize.images import input_stats, pixel_range
 from minicnn.visualize.targets import resolve_target, unit_dout
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
-KNOWN = WEIGHTED + (nn.ReLU, nn.MaxPool2d, nn.Flatten)
+POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)
+KNOWN = WEIGHTED + POOLS + (nn.ReLU, nn.Flatten, nn.BatchNorm2d, nn.BatchNorm1d, nn.Dropout,
+                            nn.BasicBlock)
+
+
+class Residual(NamedTuple):
+    """A residual block, laid out for LRP: out = relu(main(x) + shortcut(x)), each path a
+    list of (name, layer) with its batch norms folded (an empty shortcut is x itself)."""
+    main: list
+    shortcut: list
 
 
 def lrp(model, x, target, rule="epsilon", epsilon=1e-9, gamma=0.25, rules=None, bounds=None):
     """The relevance of every input pixel for a target.
 
     Inputs:
-    - model: a Sequential of Conv2d, Linear, ReLU, MaxPool2d and Flatten layers
+    - model: a Sequential of Conv2d, Linear, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+      BatchNorm, Dropout, BasicBlock and Flatten layers (the model runs in eval mode: a
+      batch norm is folded into the conv or linear layer before it, see lrp_layers)
     - x: (N, C, H, W) normalised images
     - target: a class (index or name), one class per image, or a unit (see targets.py); the
       relevance starts as the target's logit (a unit's value)
     - rule: the rule of every conv and linear layer: "epsilon", "gamma", "alpha1beta0" (z+),
       "alpha2beta1" or "zbox". zbox is for the first layer only (it knows the pixels lie in
       [0, 1]): rule="zbox" means zbox there and epsilon above.
-    - epsilon: every rule's stabiliser (also the max-pools'); gamma: the gamma rule's boost
-    - rules: {layer name: rule} for some layers (composite LRP), `rule` for the others
+    - epsilon: every rule's stabiliser (also the pools', the residual adds' and an unfolded
+      batch norm's); gamma: the gamma rule's boost
+    - rules: {layer name: rule} for some layers (composite LRP), `rule` for the others; a
+      layer inside a residual block is named by its path, e.g. "block2.conv1"
     - bounds: (lo, hi) of zbox, normalised pixel values, each a number or (C, 1, 1); default
       pixels 0 and 1 under model.meta's mean and std
     Returns: relevance (N, C, H, W) in x's dtype
@@ -63,52 +80,156 @@ def lrp(model, x, target, rule="epsilon", epsilon=1e-9, gamma=0.25, rules=None, 
     if x.ndim != 4:
         raise ValueError(f"lrp: expected images of shape (N, C, H, W), got {x.shape}")
     rule_of = layer_rules(model, rule, rules)
-    epsilon = _non_negative("epsilon", epsilon)
-    gamma = _non_negative("gamma", gamma)
+    options = dict(epsilon=_non_negative("epsilon", epsilon), gamma=_non_negative("gamma", gamma))
     layer, units = resolve_target(model, target, len(x))
-    names = model.names[:model.names.index(layer) + 1]
+    layers = lrp_layers(model.upto(layer))
     if "zbox" in rule_of.values():
         lo, hi = zbox_bounds(model, x, bounds)
+        options.update(lo=lo, hi=hi)
+    a, trace = forward(layers, x)
+    R = unit_dout(a, units, layer) * a                 # the target's logit, 0 elsewhere
+    return backward(trace, R, rule_of, options).astype(x.dtype, copy=False)
 
-    # forward: every layer's input, and the forward (with its backward) it ran
-    inputs, passes, a = [], [], x
-    for name in names:
-        module = model[name]
-        inputs.append(a)
-        if isinstance(module, nn.Conv2d):
-            a, back = dx_pass(Conv2dOp, a, module.weight.data, _bias(module),
-                              stride=module.stride, padding=module.padding)
+
+def forward(layers, a):
+    """Run the layers from a, keeping every layer's input and the forward it ran (with its
+    backward, for the rules that use them). Returns the output and that trace."""
+    trace = []
+    for name, module in layers:
+        done = None
+        if isinstance(module, Residual):
+            main, main_trace = forward(module.main, a)
+            short, short_trace = forward(module.shortcut, a)
+            out, done = np.maximum(main + short, 0), (main, main_trace, short, short_trace)
+        elif isinstance(module, nn.Conv2d):
+            out, back = dx_pass(Conv2dOp, a, module.weight.data, _bias(module),
+                                stride=module.stride, padding=module.padding)
+            done = (out, back)
         elif isinstance(module, nn.Linear):
-            a, back = dx_pass(LinearOp, a, module.weight.data, _bias(module))
+            out, back = dx_pass(LinearOp, a, module.weight.data, _bias(module))
+            done = (out, back)
         elif isinstance(module, nn.MaxPool2d):
-            a, back = dx_pass(MaxPool2dOp, a, kernel_size=module.kernel_size,
-                              stride=module.stride)
+            out, back = dx_pass(MaxPool2dOp, a, kernel_size=module.kernel_size,
+                                stride=module.stride)
+            done = (out, back)
         else:
             with no_grad(), nn.evaluating():
-                a, back = module(Tensor(a)).data, None
-        passes.append((a, back))
+                out = module(Tensor(a)).data
+        trace.append((name, module, a, done))
+        a = out
+    return a, trace
 
-    R = unit_dout(a, units, layer) * a                 # the target's logit, 0 elsewhere
-    for name, a, done in zip(reversed(names), reversed(inputs), reversed(passes)):
-        module = model[name]
+
+def backward(trace, R, rule_of, options):
+    """Down the trace from relevance R of its output: one rule per layer."""
+    epsilon = options["epsilon"]
+    for name, module, a, done in reversed(trace):
         if isinstance(module, WEIGHTED):
-            options = dict(epsilon=epsilon, gamma=gamma)
-            if rule_of[name] == "zbox":
-                options.update(lo=lo.reshape(a.shape), hi=hi.reshape(a.shape))
-            reuse = done if rule_of[name] in ("epsilon", "zbox") else None
+            layer_rule = rule_of[name]
+            rule_options = dict(epsilon=epsilon, gamma=options["gamma"])
+            if layer_rule == "zbox":
+                rule_options.update(lo=options["lo"].reshape(a.shape),
+                                    hi=options["hi"].reshape(a.shape))
+            reuse = done if layer_rule in ("epsilon", "zbox") else None
             if isinstance(module, nn.Conv2d):
                 R = conv2d_lrp(a, module.weight.data, _bias(module), R, module.stride,
-                               module.padding, rule_of[name], done=reuse, **options)
+                               module.padding, layer_rule, done=reuse, **rule_options)
             else:
-                R = linear_lrp(a, module.weight.data, _bias(module), R, rule_of[name],
-                               done=reuse, **options)
+                R = linear_lrp(a, module.weight.data, _bias(module), R, layer_rule,
+                               done=reuse, **rule_options)
+        elif isinstance(module, Residual):             # its ReLU passes R; the add splits it
+            main, main_trace, short, short_trace = done
+            R_main, R_short = add_lrp(main, short, R, epsilon)
+            R = backward(main_trace, R_main, rule_of, options) \
+                + backward(short_trace, R_short, rule_of, options)
         elif isinstance(module, nn.MaxPool2d):
             R = max_pool2d_lrp(a, R, module.kernel_size, module.stride, epsilon, done=done)
+        elif isinstance(module, nn.AvgPool2d):
+            R = avg_pool2d_lrp(a, R, module.kernel_size, module.stride, module.padding, epsilon)
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            R = global_avg_pool2d_lrp(a, R, epsilon)
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):      # one it could not fold
+            R = batch_norm_lrp(a, *eval_affine(module), R, epsilon)
         elif isinstance(module, nn.ReLU):
             R = relu_backward_lrp(a, R)
-        else:                                          # Flatten
+        else:                                          # Flatten, Dropout (eval: the identity)
             R = R.reshape(a.shape)
-    return R.astype(x.dtype, copy=False)
+    return R
+
+
+def lrp_layers(model, prefix=""):
+    """The model's layers as LRP walks them: [(name, layer)], residual blocks as Residual,
+    and each eval-mode batch norm folded into the conv or linear layer before it (Montavon
+    et al. 2019, sec. 10.2): w' = w * scale, b' = b * scale + shift per output channel, with
+    bn(x) = scale * x + shift. Folding also passes a max-pool between the two when every
+    scale is positive (a max-pool commutes with an increasing map per channel). A batch norm
+    that cannot be folded stays, with its own epsilon rule (ops/batchnorm.py)."""
+    if isinstance(model, nn.BasicBlock):
+        main = [("conv1", model.conv1), ("bn1", model.bn1), ("relu", model.relu),
+                ("conv2", model.conv2), ("bn2", model.bn2)]
+        short = [] if model.downsample is None else list(model.downsample.named_children())
+        return Residual(fold([(prefix + n, m) for n, m in main]),
+                        fold([(prefix + "downsample." + n, m) for n, m in short]))
+    layers = []
+    for name in model.names:
+        module = model[name]
+        if not isinstance(module, KNOWN):
+            raise TypeError(f"lrp: layer {prefix + name!r} is a {type(module).__name__}; LRP "
+                            f"has rules for {', '.join(k.__name__ for k in KNOWN)}")
+        if isinstance(module, nn.BasicBlock):
+            module = lrp_layers(module, prefix + name + ".")
+        layers.append((prefix + name, module))
+    return fold(layers)
+
+
+def fold(layers):
+    """lrp_layers' folding of batch norms into the weighted layer before them."""
+    out = []
+    for name, module in layers:
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            scale, shift = eval_affine(module)
+            pools = []
+            while out and isinstance(out[-1][1], nn.MaxPool2d) and (scale > 0).all():
+                pools.insert(0, out.pop())
+            if out and isinstance(out[-1][1], WEIGHTED):
+                out[-1] = (out[-1][0], folded(out[-1][1], scale, shift))
+                out.extend(pools)
+                continue
+            out.extend(pools)
+        out.append((name, module))
+    return out
+
+
+def eval_affine(bn):
+    """(scale, shift), (C,) float64 each, of a batch norm in eval mode: bn(x) = scale * x + shift."""
+    inv_std = 1.0 / np.sqrt(bn.running_var.data.astype(np.float64) + bn.eps)
+    weight = 1.0 if bn.weight is None else bn.weight.data.astype(np.float64)
+    bias = 0.0 if bn.bias is None else bn.bias.data.astype(np.float64)
+    scale = weight * inv_std
+    return scale, bias - bn.running_mean.data * scale
+
+
+def folded(layer, scale, shift):
+    """A copy of a Conv2d or Linear layer with a batch norm's scale * z + shift folded in."""
+    w = layer.weight.data.astype(np.float64)
+    b = 0.0 if layer.bias is None else layer.bias.data.astype(np.float64)
+    copy = nn.Conv2d.__new__(nn.Conv2d) if isinstance(layer, nn.Conv2d) else nn.Linear.__new__(nn.Linear)
+    vars(copy).update(vars(layer))
+    dtype = layer.weight.data.dtype
+    copy.weight = nn.Parameter((w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(dtype))
+    copy.bias = nn.Parameter((b * scale + shift).astype(dtype))
+    return copy
+
+
+def weighted_layers(layers):
+    """The names of every conv and linear layer of lrp_layers' list, blocks' insides included."""
+    names = []
+    for name, module in layers:
+        if isinstance(module, Residual):
+            names += weighted_layers(module.main) + weighted_layers(module.shortcut)
+        elif isinstance(module, WEIGHTED):
+            names.append(name)
+    return names
 
 
 def layer_rules(model, rule="epsilon", rules=None):
@@ -116,16 +237,14 @@ def layer_rules(model, rule="epsilon", rules=None):
 
     Raises ValueError for an unknown rule or layer name, a rule for a layer without weights,
     or zbox anywhere but the first layer; TypeError for a layer LRP has no rule for."""
-    for name in model.names:
-        if not isinstance(model[name], KNOWN):
-            raise TypeError(f"lrp: layer {name!r} is a {type(model[name]).__name__}; LRP has "
-                            f"rules for Conv2d, Linear, ReLU, MaxPool2d and Flatten")
-    weighted = [name for name in model.names if isinstance(model[name], WEIGHTED)]
+    layers = lrp_layers(model)
+    weighted = weighted_layers(layers)
     if not weighted:
         raise ValueError("lrp: the model has no conv or linear layer")
-    first = weighted[0]
-    if any(not isinstance(model[n], nn.Flatten) for n in model.names[:model.names.index(first)]):
-        first = None                       # something reshapes the pixels' values before it
+    names, first = [name for name, _ in layers], weighted[0]
+    if first not in names or any(not isinstance(module, nn.Flatten)
+                                 for _, module in layers[:names.index(first)]):
+        first = None                       # something changes the pixels' values before it
     _check_rule("rule", rule)
     rule_of = {name: "epsilon" if rule == "zbox" and name != first else rule for name in weighted}
     if rules is None:
@@ -133,13 +252,14 @@ def layer_rules(model, rule="epsilon", rules=None):
     if not isinstance(rules, dict):
         raise TypeError(f"lrp: rules must be a dict {{layer name: rule}}, got {type(rules).__name__}")
     for name, layer_rule in rules.items():
-        if name not in model.names:
+        if name not in weighted:
+            every = dict(model.named_modules())
+            if name in every and name:
+                raise ValueError(f"lrp: rules set a rule for {name!r}, a "
+                                 f"{type(every[name]).__name__}; rules apply to the layers "
+                                 f"with weights: {', '.join(weighted)}")
             raise ValueError(f"lrp: rules name an unknown layer {name!r}; layers are: "
                              f"{', '.join(model.names)}")
-        if name not in weighted:
-            raise ValueError(f"lrp: rules set a rule for {name!r}, a "
-                             f"{type(model[name]).__name__}; rules apply to the layers with "
-                             f"weights: {', '.join(weighted)}")
         _check_rule(f"rules[{name!r}]", layer_rule)
         rule_of[name] = layer_rule
     for name, layer_rule in rule_of.items():
