@@ -52,10 +52,14 @@ LOOKS_LIKE = (
 )
 
 
-def save_checkpoint(path, model, meta, optimizer=None):
+def save_checkpoint(path, model, meta, optimizer=None, dtype=None):
     """Write the model's parameters, the optimiser's state (if given) and `meta` to `path`:
-    a .safetensors file if the name ends so, else an .npz file."""
+    a .safetensors file if the name ends so, else an .npz file. dtype: store the floating
+    arrays so (np.float16 halves the file; loading casts them back to the model's dtype)."""
     arrays = dict(model.state_dict())
+    if dtype is not None:
+        arrays = {k: v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v
+                  for k, v in arrays.items()}
     if optimizer is not None:
         arrays.update({OPTIM_PREFIX + k: v for k, v in optimizer.state_dict().items()})
     if Path(path).suffix == ".safetensors":

@@ -122,9 +122,11 @@ def cmd_convert(args):
         raise UsageError(f"{args.out}: the name must end in {' or '.join(SUFFIXES)}, "
                          f"which says the format")
     model = user_input(open_model, args.model)
-    save_checkpoint(args.out, model, model.meta)
+    meta = {**model.meta, "stored_as": "float16"} if args.half else model.meta
+    save_checkpoint(args.out, model, meta, dtype=np.float16 if args.half else None)
     print(f"wrote {args.out} ({model.meta.get('architecture')}, "
-          f"{sum(p.size for p in model.parameters()):,} parameters)")
+          f"{sum(p.size for p in model.parameters()):,} parameters"
+          + (", stored as float16)" if args.half else ")"))
     return 0
 
 
@@ -574,6 +576,8 @@ def build_parser():
                     "write a model as .npz or .safetensors (the suffix says which)")
     p.add_argument("model", help=f"a shipped model ({', '.join(MODELS)}) or a checkpoint path")
     p.add_argument("out", help="the new file: NAME.npz, or NAME.safetensors (safetensors extra)")
+    p.add_argument("--half", action="store_true",
+                   help="store the weights as float16: half the size; they load as float32")
 
     p = add_command(sub, "lessons", cmd_lessons,
                     "the lessons: list them, or export them as Jupyter notebooks")

@@ -21,7 +21,7 @@ import minicnn
 from minicnn.checkpoint import checkpoint_format, read_checkpoint, save_checkpoint
 from minicnn.cli import main
 from minicnn.data import CLASSES
-from minicnn.models import mlp, open_model, reference_net
+from minicnn.models import WEIGHTS, mlp, open_model, reference_net
 from minicnn.optim import SGD
 from minicnn.tensor import Tensor, no_grad
 
@@ -125,6 +125,20 @@ def test_convert_writes_the_shipped_weights_as_safetensors_and_back(tmp_path, ca
         assert all(np.array_equal(params[k], v) for k, v in shipped.items())
     assert main(["convert", "reference_net", str(tmp_path / "ref.pt")]) == 2
     assert "must end in .npz or .safetensors" in capsys.readouterr().err
+
+
+def test_convert_half_stores_float16_that_loads_as_float32(tmp_path, capsys):
+    path = tmp_path / "ref16.npz"
+    assert main(["convert", "reference_net", str(path), "--half"]) == 0
+    assert "stored as float16" in capsys.readouterr().out
+    params, _, meta = read_checkpoint(path)
+    assert meta["stored_as"] == "float16" and all(v.dtype == np.float16 for v in params.values())
+    assert path.stat().st_size < 0.6 * (WEIGHTS / "reference_net.npz").stat().st_size
+    shipped, half = open_model("reference_net"), open_model(str(path))
+    for k, v in shipped.state_dict().items():
+        got = half.state_dict()[k]
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, v, rtol=1e-3, atol=1e-7)
 
 
 def test_weights_that_do_not_fit_and_dtypes_numpy_lacks_are_one_line(trained_like, tmp_path,
