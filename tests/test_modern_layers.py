@@ -357,3 +357,20 @@ def test_lrp_rules_name_the_layers_inside_residual_blocks():
         lrp(net, x, "a", rules={"block1.bn1": "gamma"})
     with pytest.raises(ValueError, match="rules name an unknown layer 'block9.conv1'"):
         lrp(net, x, "a", rules={"block9.conv1": "gamma"})
+
+
+def test_cascading_randomization_reaches_the_layers_inside_residual_blocks():
+    from minicnn.visualize.sanity import cascading_randomization, weighted_layers
+    net = small_resnet()
+    names = weighted_layers(net)
+    assert names[0] == "fc" and names[-1] == "conv1"
+    assert {"block1.conv1", "block1.conv2", "block1.downsample.0", "block2.conv2"} <= set(names)
+    trained = {k: v.copy() for k, v in net.state_dict().items()}
+    for step, (name, copy_) in enumerate(cascading_randomization(net)):
+        assert name == names[step]
+        state = copy_.state_dict()
+        for k, v in trained.items():                  # this layer and those above: new weights
+            changed = not np.array_equal(state[k], v)
+            if k.endswith(".weight") and k[:-len(".weight")] in names:
+                assert changed == (names.index(k[:-len(".weight")]) <= step), (name, k)
+    assert all(np.array_equal(v, trained[k]) for k, v in net.state_dict().items())

@@ -22,8 +22,10 @@ from minicnn.visualize.gradcam import gradcam, upsample
 
 
 def weighted_layers(model):
-    """The names of the layers with weights, from the top (output) down."""
-    return [name for name in reversed(model.names) if isinstance(model[name], (Conv2d, Linear))]
+    """The names of the layers with weights, from the top (output) down, those inside a
+    residual block by their path ("block2.conv2")."""
+    return [name for name, layer in reversed(list(model.named_modules()))
+            if isinstance(layer, (Conv2d, Linear))]
 
 
 def cascading_randomization(model, seed=0):
@@ -32,8 +34,9 @@ def cascading_randomization(model, seed=0):
     the network's own initialisation). The caller's model is untouched."""
     rng = np.random.default_rng(seed)
     net = copy.deepcopy(model)
+    layers = dict(net.named_modules())
     for name in weighted_layers(model):
-        layer = net[name]
+        layer = layers[name]
         w = layer.weight.data
         fan_in = int(np.prod(w.shape[1:]))
         # He-normal, N(0, 2 / fan_in), as minicnn.init.he_normal but from our own generator
