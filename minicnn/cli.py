@@ -31,6 +31,7 @@ open and check what you give through `user_input`, which turns the library's Val
 into a UsageError. Any other exception is a bug in minicnn and shows its traceback.
 """
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -633,6 +634,10 @@ def run_command(args):
             traceback.print_exc()
         print(f"minicnn {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:              # `minicnn exercise list | head`: the reader left
+        # Python would complain again when it flushes stdout at exit: point it at nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141                       # 128 + SIGPIPE, as a shell reports it
 
 
 if __name__ == "__main__":

@@ -212,3 +212,16 @@ def test_explain_draws_the_newer_maps(method, tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
     with Image.open(out) as image:
         assert image.size[0] > 100 and image.size[1] > 100
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """`minicnn exercise list | head`: the reader leaves before minicnn writes; no
+    BrokenPipeError traceback, and the status a shell gives a process stopped by SIGPIPE."""
+    import subprocess
+    import sys
+    minicnn = f"{sys.executable} -c 'import sys; from minicnn.cli import main; sys.exit(main())'"
+    done = subprocess.run(["bash", "-c", f"{minicnn} exercise list | true; "
+                           "echo status ${PIPESTATUS[0]} >&2"],
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    assert done.stderr.split()[-2:] == ["status", "141"]
