@@ -6,7 +6,8 @@ table in one go.
 Each script runs in its own process with its default settings (on a quiet machine this
 takes a while: the top-9 scan alone goes over the 10,000 test images a few times).
 --quick uses small settings that only check that every script works; its figures mean
-little. Names (e.g. `inference occlusion`) pick scripts; default all, in the issue's order.
+little. Names (e.g. `inference occlusion`) pick benchmarks; default all, in the issue's order
+(train_step_residual: the residual net's training step, batch 512).
 """
 import argparse
 import subprocess
@@ -16,37 +17,40 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-# script: the settings --quick uses
-SCRIPTS = {
-    "train_step": ["--repeats", "3"],
-    "inference": ["--repeats", "3"],
-    "gradient_maps": ["--repeats", "3"],
-    "occlusion": ["--repeats", "3"],
-    "top9_scan": ["--repeats", "1", "--limit", "1000"],
-    "class_model_step": ["--repeats", "3"],
-    "explain_methods": ["--repeats", "3", "--batch", "1", "8"],
-    "startup": ["--repeats", "1"],
-    "peak_memory": ["--repeats", "1", "--steps", "2"],
+# name: (script, its settings, the settings --quick adds)
+RUNS = {
+    "train_step": ("train_step", [], ["--repeats", "3"]),
+    "train_step_residual": ("train_step", ["--model", "residual_net", "--batch", "512",
+                                           "--repeats", "7"], ["--batch", "64", "--repeats", "2"]),
+    "inference": ("inference", [], ["--repeats", "3"]),
+    "gradient_maps": ("gradient_maps", [], ["--repeats", "3"]),
+    "occlusion": ("occlusion", [], ["--repeats", "3"]),
+    "top9_scan": ("top9_scan", [], ["--repeats", "1", "--limit", "1000"]),
+    "class_model_step": ("class_model_step", [], ["--repeats", "3"]),
+    "explain_methods": ("explain_methods", [], ["--repeats", "3", "--batch", "1", "8"]),
+    "startup": ("startup", [], ["--repeats", "1"]),
+    "peak_memory": ("peak_memory", [], ["--repeats", "1", "--steps", "2"]),
 }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*",
-                        help=f"scripts to run: {', '.join(SCRIPTS)} (default: all)")
+                        help=f"benchmarks to run: {', '.join(RUNS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="small settings: a smoke run")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
     parser.add_argument("--data", default=None, help="CIFAR-10 source for top9_scan")
     args = parser.parse_args()
-    unknown = [name for name in args.names if name not in SCRIPTS]
+    unknown = [name for name in args.names if name not in RUNS]
     if unknown:
-        parser.error(f"unknown scripts {', '.join(unknown)}; choose from {', '.join(SCRIPTS)}")
+        parser.error(f"unknown benchmarks {', '.join(unknown)}; choose from {', '.join(RUNS)}")
 
     failed = []
-    for name in args.names or SCRIPTS:
-        command = [sys.executable, str(HERE / f"{name}.py"), "--threads", str(args.threads)]
-        command += SCRIPTS[name] if args.quick else []
-        command += ["--data", args.data] if name == "top9_scan" and args.data else []
+    for name in args.names or RUNS:
+        script, settings, quick = RUNS[name]
+        command = [sys.executable, str(HERE / f"{script}.py"), "--threads", str(args.threads)]
+        command += settings + (quick if args.quick else [])
+        command += ["--data", args.data] if script == "top9_scan" and args.data else []
         print(f"$ {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         if subprocess.run(command).returncode != 0:

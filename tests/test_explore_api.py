@@ -211,6 +211,23 @@ def test_smoothgrad_smooths_the_rule_asked_for(client, explorer):
         assert np.abs(picture.astype(int) - expected).max() <= 1
 
 
+def test_lrp_and_integrated_gradients_are_their_relevance_per_pixel(client, explorer):
+    x = x_of(explorer, 9)
+    for method, relevance in (("lrp", V.lrp(explorer.model, x, "ship", epsilon=0.25)),
+                              ("integrated_gradients",
+                               V.integrated_gradients(explorer.model, x, "ship", steps=32))):
+        picture = ok(client.get(f"/api/explain/test/9/{method}.png?target=ship"), "image/png")
+        per_pixel = relevance[0].sum(axis=0)
+        red_minus_blue = picture[..., 0].astype(int) - picture[..., 2].astype(int)
+        # red where the relevance is positive, blue where negative (RdBu_r)
+        strong = np.abs(per_pixel) > 0.3 * np.abs(per_pixel).max()
+        assert strong.any()
+        assert (np.sign(red_minus_blue[strong]) == np.sign(per_pixel[strong])).all(), method
+        numbers = ok(client.get(f"/api/explain/test/9/{method}?target=ship"))
+        assert numbers["sum"] == pytest.approx(float(relevance.sum()), rel=1e-5)
+    refused(client.get("/api/explain/test/9/lrp?target=frog:2"), 404)
+
+
 def test_a_unit_can_be_explained(client, explorer):
     numbers = ok(client.get("/api/explain/test/9/guided?target=conv4:17"))
     assert numbers["target"] == {"layer": "conv4", "unit": [17]}

@@ -27,6 +27,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+import matplotlib
 import numpy as np
 
 from minicnn import visualize as V
@@ -39,7 +40,8 @@ from minicnn.visualize.gradcam import default_layer
 from minicnn.visualize.layer_views import recon_block
 from minicnn.visualize.top_patches import common_size, patch_block
 
-METHODS = ("saliency", "guided", "deconv", "smoothgrad", "gradcam", "occlusion")
+METHODS = ("saliency", "guided", "deconv", "smoothgrad", "gradcam", "occlusion", "lrp",
+           "integrated_gradients")
 RULES = ("normal", "guided", "deconv")                  # the three ways back through a ReLU
 RULE_OF = {"saliency": "normal", "guided": "guided", "deconv": "deconv"}
 MAP_OF = {rule: method for method, rule in RULE_OF.items()}   # rule -> smoothgrad's method
@@ -353,6 +355,15 @@ class Explorer:
             how = render or ("absmax" if rule == "normal" else "rgb")
             numbers = {"rule": rule, "render": how, "max_abs": float(np.abs(g).max())}
             return V.render_map(g, how)[0], numbers
+        if method in ("lrp", "integrated_gradients"):                   # signed, per pixel
+            if method == "lrp":                                          # epsilon 0.25
+                r = V.lrp(net, x, target, epsilon=0.25)                  # (1, 3, 32, 32)
+            else:                                                        # 32 steps from 0
+                r = V.integrated_gradients(net, x, target, steps=32)
+            per_pixel = r[0].sum(axis=0)                                 # (32, 32)
+            scale = max(float(np.abs(per_pixel).max()), 1e-12)
+            picture = matplotlib.colormaps["RdBu_r"](0.5 + 0.5 * per_pixel / scale)[..., :3]
+            return picture, {"sum": float(r.sum()), "max_abs": scale}
         if method == "gradcam":
             layer = layer or default_layer(net)
             cam = V.gradcam(net, x, target, layer=layer)                # (1, h, w)

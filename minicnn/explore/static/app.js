@@ -420,7 +420,8 @@ function setUpUnit() {
 const RULE_METHOD = { normal: "saliency", guided: "guided", deconv: "deconv" };
 const METHOD_RULE = { saliency: "normal", guided: "guided", deconv: "deconv" };
 const METHOD_NAMES = { saliency: "saliency", guided: "guided backprop", deconv: "deconvnet",
-                       smoothgrad: "SmoothGrad", gradcam: "Grad-CAM", occlusion: "occlusion" };
+                       smoothgrad: "SmoothGrad", gradcam: "Grad-CAM", occlusion: "occlusion",
+                       lrp: "LRP", integrated_gradients: "Integrated Gradients" };
 
 function setUpExplain() {
   for (const m of state.info.methods) {
