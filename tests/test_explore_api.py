@@ -281,7 +281,7 @@ def test_randomised_weights_change_the_maps_as_the_sanity_check_says(client, exp
 
 
 @pytest.mark.parametrize("path, status, fragments", [
-    ("/api/explain/test/1/lrp?target=cat", 404, ["lrp", "saliency"]),
+    ("/api/explain/test/1/shap?target=cat", 404, ["shap", "saliency"]),
     ("/api/explain/test/1/smoothgrad?target=cat&rule=leaky", 404, ["leaky", "normal"]),
     ("/api/explain/test/1/guided?target=unicorn", 404, ["unicorn", "classes are"]),
     ("/api/explain/test/1/guided?target=10", 404, ["10", "0..9"]),
