@@ -30,6 +30,7 @@ from minicnn.checkpoint import read_checkpoint, save_checkpoint
 from minicnn.data import batches, channel_stats, load_cifar10, num_batches
 from minicnn.files import atomic_write
 from minicnn.functional import cross_entropy
+from minicnn import init
 from minicnn.init import manual_seed
 from minicnn.models import MODELS
 from minicnn.optim import SGD
@@ -230,6 +231,8 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
     if resume:
         model.load_state_dict(params)
         opt.load_state_dict(optim_state)
+        if "rng_state" in meta:                         # where dropout's masks had got to
+            init._rng.bit_generator.state = meta["rng_state"]
         print(f"resuming {ckpt_path} at epoch {meta['epoch'] + 1}, step {meta['step']}")
     else:
         meta = {"architecture": config.model, "architecture_args": {},
@@ -267,6 +270,7 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
                     break
             bar.close()
             meta["train_seconds"] += time.perf_counter() - started
+            meta["rng_state"] = init._rng.bit_generator.state   # dropout's generator, for --resume
             if stop.raised and step < per_epoch:
                 meta.update(epoch=epoch, step=step)
                 save_checkpoint(ckpt_path, model, meta, opt)

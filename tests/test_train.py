@@ -166,6 +166,27 @@ def test_resume_is_exact(tiny_folder, tmp_path):
     assert split_meta["epoch"] == 2 and len(split_meta["metrics"]) == 2
 
 
+def test_resume_is_exact_with_dropout(tiny_folder, tmp_path, monkeypatch):
+    """Dropout's masks come from manual_seed's generator: the checkpoint keeps where it had
+    got to, so a resumed run draws the masks an uninterrupted one would."""
+    from minicnn import nn
+    from minicnn.architectures import MODELS
+
+    def dropout_mlp():
+        return nn.Sequential({"flatten": nn.Flatten(), "fc1": nn.Linear(3072, 32),
+                              "relu1": nn.ReLU(), "drop": nn.Dropout(0.5), "fc2": nn.Linear(32, 10)})
+    monkeypatch.setitem(MODELS, "dropout_mlp", dropout_mlp)
+    config = dict(model="dropout_mlp", augment=False)
+    train(tiny_config(tiny_folder, tmp_path / "full", **config), progress=False)
+    train(tiny_config(tiny_folder, tmp_path / "split", **config), progress=False,
+          stop_after_epochs=1)
+    train(tiny_config(tiny_folder, tmp_path / "split", **config), resume=True, progress=False)
+    full, _, _ = weights(tmp_path / "full" / "model.npz")
+    split, _, _ = weights(tmp_path / "split" / "model.npz")
+    for name in full:
+        np.testing.assert_array_equal(full[name], split[name])
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tiny_folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(tiny_config(tiny_folder, tmp_path / "none"), resume=True, progress=False)
