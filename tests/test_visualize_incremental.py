@@ -12,10 +12,12 @@ from minicnn.visualize.incremental import changed_outputs, occluded_logits
 
 
 def whole_copies(model, image, corners, size, value):
-    """The reference: every occluded copy made in full and run through the model."""
+    """The reference: every occluded copy made in full and run through the model. size: an
+    int (a square) or (h, w)."""
+    h, w = (size, size) if np.ndim(size) == 0 else size
     copies = np.repeat(image[None], len(corners), axis=0)          # (B, C, H, W)
     for b, (top, left) in enumerate(corners):
-        copies[b, :, top:top + size, left:left + size] = value
+        copies[b, :, top:top + h, left:left + w] = value
     with no_grad():
         return model(Tensor(copies)).data
 
@@ -67,16 +69,18 @@ layer = st.tuples(st.sampled_from(["conv", "pool", "relu"]), st.integers(1, 3),
 
 @settings(deadline=None, max_examples=60)
 @given(layers=st.lists(layer, min_size=1, max_size=5), seed=st.integers(0, 2**16),
-       size=st.integers(1, 6), stride=st.integers(1, 4))
-def test_windows_give_the_outputs_of_whole_copies(layers, seed, size, stride):
+       h=st.integers(1, 6), w=st.integers(1, 6), stride=st.integers(1, 4))
+def test_windows_give_the_outputs_of_whole_copies(layers, seed, h, w, stride):
+    """Squares and rectangles, painted one colour."""
     rng = np.random.default_rng(seed)
     layers = [(kind, K, S, P if kind == "conv" else 0) for kind, K, S, P in layers]
     net = local_net(rng, layers)
     assume(net is not None)
     image = rng.standard_normal((2, 11, 11))
     value = rng.standard_normal((2, 1, 1))
-    corners = [(i, j) for i in range(0, 11 - size + 1, stride)
-               for j in range(0, 11 - size + 1, stride)]
+    size = h if h == w else (h, w)
+    corners = [(i, j) for i in range(0, 11 - h + 1, stride)
+               for j in range(0, 11 - w + 1, stride)]
     got = occluded_logits(net, image, corners, size, value)
     np.testing.assert_allclose(got, whole_copies(net, image, corners, size, value),
                                rtol=1e-10, atol=1e-10)

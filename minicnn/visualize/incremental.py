@@ -85,12 +85,13 @@ def rerun_layer(layer, before, out_shape, values, y, x):
 
 
 def occluded_logits(model, image, corners, size, value, incremental=True):
-    """The model's outputs for copies of one image, copy b with a size x size square painted
-    `value` at top-left corner corners[b].
+    """The model's outputs for copies of one image, copy b with a size x size square (or an
+    h x w window, size=(h, w)) painted `value` at top-left corner corners[b].
 
     Inputs:
     - model: a Sequential; image: (C, H, W); corners: [(top, left)] * B
-    - value: a number or (C, 1, 1), the normalised colour of the square
+    - value: a number, (C, 1, 1) (the normalised colour of the square), or (B, C, h, w)
+      (each copy's own patch: a baseline image's window)
     - incremental: recompute only the changed windows through the model's leading
       convolutions, ReLUs and max-pools; False runs whole copies through every layer
     Returns: (B, ...) the last layer's outputs, e.g. (B, classes) logits.
@@ -105,7 +106,8 @@ def occluded_logits(model, image, corners, size, value, incremental=True):
         for layer in layers[:local]:
             before.append(layer(before[-1]))
         before = [a.data[0] for a in before]                      # before[i]: (C_i, H_i, W_i)
-        values = np.broadcast_to(value, (B, C, size, size)).astype(before[0].dtype)
+        h, w = (size, size) if np.ndim(size) == 0 else size
+        values = np.broadcast_to(value, (B, C, h, w)).astype(before[0].dtype)
         y = np.array([top for top, _ in corners])                 # (B,)
         x = np.array([left for _, left in corners])               # (B,)
         for i, layer in enumerate(layers[:local]):

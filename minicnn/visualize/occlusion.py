@@ -62,9 +62,8 @@ def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, m
     - fill: what the window is painted with, see occluder_value (a baseline image: the
       window shows that image's pixels)
     - batch_size: occluded copies per forward pass
-    - incremental: recompute only what the square changes (incremental.py); False runs
-      every copy whole through every layer (the same map, slower). Rectangular windows
-      always run whole copies.
+    - incremental: recompute only what the window changes (incremental.py); False runs
+      every copy whole through every layer (the same map, slower)
     - objective: "probability" (the softmax, as in the paper) or "logit"
     Returns: score (N, OH, OW), the target's probability (or logit) with the window at each
     position, and base (N,), the score without occlusion. base - score is the drop.
@@ -97,10 +96,7 @@ def occlusion(model, x, target, size=8, stride=2, fill="grey", batch_size=256, m
             chunk = corners[start:start + batch_size]
             paint = (np.stack([value[n, :, t:t + h, l:l + w] for t, l in chunk])
                      if image_fill else value)
-            if h == w:
-                z = occluded_logits(model, x[n], chunk, h, paint, incremental)   # (B, K)
-            else:
-                z = whole_copies(model, x[n], chunk, (h, w), paint)
+            z = occluded_logits(model, x[n], chunk, (h, w), paint, incremental)   # (B, K)
             z = z.astype(np.float64)
             if objective == "probability":
                 z = np.exp(stable_log_softmax(z, axis=1))        # (B, K)
@@ -135,18 +131,6 @@ def window_pair(name, value):
                                  for v in pair):
         raise ValueError(f"occlusion: {name} must be an int or a pair of ints, got {value!r}")
     return tuple(int(v) for v in pair)
-
-
-def whole_copies(model, image, corners, window, value):
-    """The model's outputs for copies of one image (C, H, W), copy b with the window (h, w)
-    at corners[b] painted `value` (a number, (C, 1, 1), or (B, C, h, w))."""
-    (h, w), B = window, len(corners)
-    copies = np.repeat(image[None], B, axis=0)                    # (B, C, H, W)
-    patches = np.broadcast_to(value, (B, image.shape[0], h, w))
-    for b, (top, left) in enumerate(corners):
-        copies[b, :, top:top + h, left:left + w] = patches[b]
-    with no_grad(), evaluating():
-        return model(Tensor(copies)).data
 
 
 def class_scores(model, x, objective):

@@ -452,8 +452,8 @@ def _signed_panels(maps):
 
 def _composite_rules(net, convs):
     """Montavon et al.'s composite for a VGG-like net: zbox at the pixels, gamma in the other
-    convolutions (epsilon above, lrp's default)."""
-    rules = dict.fromkeys(convs, "gamma")
+    convolutions, those inside residual blocks too (epsilon above, lrp's default)."""
+    rules = {name: "gamma" for name, layer in net.named_modules() if isinstance(layer, Conv2d)}
     if convs and convs[0] == net.names[0]:
         rules[convs[0]] = "zbox"
     return rules
