@@ -99,3 +99,31 @@ print(json.dumps(arenas_after_a_new_thread_allocates()))
 ''')
     assert imported >= 2 and opted_out >= 2          # the new thread got its own arena
     assert after_a_fast_op == 1                      # one arena for every thread
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_a_big_array_freed_and_made_again_costs_no_page_faults_after_a_fast_op():
+    """An array above glibc's largest mmap threshold (32 MB) comes straight from the kernel
+    by default, so making it again after freeing it touches fresh pages; after the fast
+    route's set-up it is the same heap memory again."""
+    code = '''
+import json, os, resource, sys
+import numpy as np
+if sys.argv[1] == "default":
+    os.environ["MINICNN_MALLOC"] = "default"
+import minicnn, minicnn.functional as F
+F.relu(minicnn.Tensor(np.ones(3)))                   # the first fast op: malloc's set-up
+a = np.ones(16 * 2**20, np.float32)                  # 64 MB, every page touched
+del a
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+b = np.ones(16 * 2**20, np.float32)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before))
+'''
+    faults = {}
+    for mode in ("fast", "default"):
+        done = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        faults[mode] = json.loads(done.stdout)
+    assert faults["fast"] <= 10                      # the heap's pages, reused
+    assert faults["default"] >= 32                   # fresh pages: 16,384 of 4 KB, or at
+                                                     # least 32 of 2 MB (transparent huge pages)
