@@ -128,6 +128,28 @@ def test_tour_smoke_run(models, tiny_cifar, tmp_path, monkeypatch, capsys):
     assert "skipped" not in capsys.readouterr().out
 
 
+def test_tour_of_a_residual_net_has_cam_and_explains_through_its_blocks(tiny_cifar, tmp_path,
+                                                                        monkeypatch, capsys):
+    """A small residual_net (BatchNorm, blocks, global pooling): every section runs, and the
+    CAM section is there because the net ends in global average pooling."""
+    from minicnn.architectures import residual_net
+    args = {"stem": 8, "widths": [8, 16, 16]}
+    path = tmp_path / "res.npz"
+    save_checkpoint(path, residual_net(**args).eval(),
+                    {**META, "architecture": "residual_net", "architecture_args": args})
+    monkeypatch.setenv("MINICNN_DATA", str(tiny_cifar))
+    monkeypatch.setenv("MINICNN_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "tour"
+    assert main(["tour", "--model", str(path), "--mlp", "", "--out", str(out), "--limit", "50",
+                 "--quick"]) == 0
+    page = (out / "index.html").read_text()
+    for name in ("filters_per_filter.png", "gradcam.png", "cam.png", "lrp.png",
+                 "sanity_similarity.png", "faithfulness.png"):
+        assert f"src='{name}'" in page and (out / name).stat().st_size > 0, name
+    assert "Zhou et al. 2016" in page                        # the CAM caption
+    assert "skipped" not in capsys.readouterr().out
+
+
 TOUR_FIGURES = ("filters_per_filter.png", "filters_shared.png", "receptive_fields.png",
                 "top9_conv1.png", "top9_conv4.png", "layer_view_conv3.png", "layer_view_conv4.png",
                 "gradient_maps.png", "renderings.png", "gradcam.png", "occlusion.png",

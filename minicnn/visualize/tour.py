@@ -6,7 +6,8 @@ Sections, each a figure with a caption naming what it shows and where it comes f
 first-layer filters, the mlp's hidden units, receptive fields, top-9 patches, layer views
 (guided backprop / deconvnet beside the crops), gradient maps and their renderings,
 SmoothGrad (and SmoothGrad-squared, VarGrad), gradient x input and Integrated Gradients
-from four baselines, LRP (epsilon, alpha1beta0, composite), Grad-CAM (and Grad-CAM++),
+from four baselines, LRP (epsilon, alpha1beta0, composite), Grad-CAM (and Grad-CAM++;
+CAM for a net that ends in global average pooling),
 occlusion (and its per-pixel attribution), class models (regularised, and the fooling
 images of plain ascent), a feature-visualization gallery of the last conv layer (one
 optimised image per channel beside its top-9 crops), adversarial examples (PGD examples,
@@ -42,6 +43,7 @@ from minicnn.visualize import (
     sanity,
     top_patches,
 )
+from minicnn.visualize import cam as cam_module
 from minicnn.visualize.class_model import PRESETS, class_model, plot_history
 from minicnn.visualize.faithfulness import (
     MAP_METHODS,
@@ -193,6 +195,9 @@ def run_tour(out="tour", model="reference_net", mlp="mlp", data=None, limit=10_0
         _gradcam(tour, net, x, y, rgb, titles)
         tour.step("Grad-CAM++")
         _gradcam_plus_plus(tour, net, x[:3], y[:3], rgb[:3], titles[:3])
+    if ends_in_global_pooling(net):
+        tour.step("class activation maps (CAM)")
+        _cam(tour, net, x, y, rgb, titles)
     tour.step("occlusion sensitivity")
     _occlusion(tour, net, x[:3], y[:3], rgb[:3], titles[:3], stride=4 if quick else 2)
     _occlusion_attribution(tour, net, x[:3], y[:3], rgb[:3], titles[:3])
@@ -378,6 +383,34 @@ def _gradcam(tour, net, x, y, rgb, titles):
                 f"{cam.shape[1]}x{cam.shape[2]} resolution, then upsampled bilinearly onto the "
                 f"image (jet colour map). Guided Grad-CAM multiplies guided backprop by the "
                 f"upsampled map: sharp like guided backprop, but only where the class is.")
+
+
+def ends_in_global_pooling(net):
+    try:
+        cam_module.cam_layers(net)
+        return True
+    except ValueError:
+        return False
+
+
+def _cam(tour, net, x, y, rgb, titles):
+    layer, _ = cam_module.cam_layers(net)
+    maps = cam_module.cam(net, x, y)                         # (n, h, w), signed
+    up = upsample(np.maximum(maps, 0), x.shape[2:])          # (n, 32, 32)
+    up = up / np.maximum(up.reshape(len(up), -1).max(axis=1), 1e-30)[:, None, None]
+    grad = upsample(gradcam(net, x, y, layer), x.shape[2:])
+    grad = grad / np.maximum(grad.reshape(len(grad), -1).max(axis=1), 1e-30)[:, None, None]
+    panels = [[rgb[n], render.overlay(rgb[n], up[n]), render.overlay(rgb[n], grad[n])]
+              for n in range(len(x))]
+    fig = render.panel_grid(panels, col_titles=["image", f"CAM at {layer}",
+                                                f"Grad-CAM at {layer}"],
+                            row_titles=titles, title="class activation maps for the true class")
+    tour.figure("Class activation maps (CAM)", "cam.png", fig,
+                f"Zhou et al. 2016: this net ends in global average pooling and one linear "
+                f"layer, so the class score is the average over positions of sum_k w_k A_k, "
+                f"the {layer} maps weighted by the class's row of the last layer. That map is "
+                f"CAM: no gradient needed. Grad-CAM at the same layer weighs the maps by the "
+                f"gradient's mean, which here is w_k / (h w): the same map, rectified.")
 
 
 def _occlusion(tour, net, x, y, rgb, titles, stride):
