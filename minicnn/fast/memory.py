@@ -13,8 +13,11 @@ malloc's heap) and raising the free memory it keeps before trimming to 1 GB
 keeps freed arrays inside the process: the next step reuses the same pages,
 and page faults drop to about zero. (Raising the mmap threshold instead stops
 at 32 MB, glibc's maximum: the residual net at batch 512, whose first layers'
-arrays are 67-134 MB, still took 28,000 page faults and 0.75 s of system time
-per step that way; without mmap, none, and the step was 23% faster.)
+arrays are 67-134 MB, still took 22,000 page faults and 0.4-0.6 s of system
+time per step that way; without mmap, none, and the step took 1.87-2.02 s
+instead of 2.21-2.31 s, three alternated runs each, for 7% more peak memory
+(1,509 MB against 1,411). The reference net at batch 128, whose arrays are all
+under 32 MB, is the same either way: 155 ms, 348 MB.)
 
 Threads: glibc gives each thread that allocates its own arena, and a helper
 thread's arena is a chain of 64 MB heaps that are unmapped as soon as they
