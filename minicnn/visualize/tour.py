@@ -370,7 +370,7 @@ def _gradcam(tour, net, x, y, rgb, titles):
     layer = default_layer(net)
     cam = gradcam(net, x, y, layer)                          # (n, h, w)
     up = upsample(cam, x.shape[2:])                          # (n, 32, 32)
-    up = up / np.maximum(up.reshape(len(up), -1).max(axis=1), 1e-30)[:, None, None]
+    up = each_to_its_max(up)
     guided = render.render_map(guided_gradcam(net, x, y, layer), "rgb")
     panels = [[rgb[n], (cam[n] / max(cam[n].max(), 1e-30)), render.overlay(rgb[n], up[n]),
                guided[n]] for n in range(len(x))]
@@ -385,6 +385,11 @@ def _gradcam(tour, net, x, y, rgb, titles):
                 f"upsampled map: sharp like guided backprop, but only where the class is.")
 
 
+def each_to_its_max(maps):
+    """(n, H, W) non-negative maps, each divided by its own maximum."""
+    return maps / np.maximum(maps.reshape(len(maps), -1).max(axis=1), 1e-30)[:, None, None]
+
+
 def ends_in_global_pooling(net):
     try:
         cam_module.cam_layers(net)
@@ -396,10 +401,8 @@ def ends_in_global_pooling(net):
 def _cam(tour, net, x, y, rgb, titles):
     layer, _ = cam_module.cam_layers(net)
     maps = cam_module.cam(net, x, y)                         # (n, h, w), signed
-    up = upsample(np.maximum(maps, 0), x.shape[2:])          # (n, 32, 32)
-    up = up / np.maximum(up.reshape(len(up), -1).max(axis=1), 1e-30)[:, None, None]
-    grad = upsample(gradcam(net, x, y, layer), x.shape[2:])
-    grad = grad / np.maximum(grad.reshape(len(grad), -1).max(axis=1), 1e-30)[:, None, None]
+    up = each_to_its_max(upsample(np.maximum(maps, 0), x.shape[2:]))     # (n, 32, 32)
+    grad = each_to_its_max(upsample(gradcam(net, x, y, layer), x.shape[2:]))
     panels = [[rgb[n], render.overlay(rgb[n], up[n]), render.overlay(rgb[n], grad[n])]
               for n in range(len(x))]
     fig = render.panel_grid(panels, col_titles=["image", f"CAM at {layer}",
