@@ -172,3 +172,17 @@ def test_plot_receptive_fields_draws_each_box_around_its_pixels():
     assert on_image.axes[0].images[0].get_array().shape == (20, 24, 3)
     with pytest.raises(ValueError, match="2 boxes but 1 labels"):
         plot_receptive_fields(boxes, labels[:1])
+
+
+def test_a_unit_that_reads_only_padding_sees_nothing():
+    """A 1x1 convolution with padding 2: the two outer rings of its output read zeros only.
+    Their field is empty, also through a layer above them, and never inverted (y0 > y1)."""
+    net = nn.Sequential({"conv1": nn.Conv2d(3, 2, 1, padding=2), "conv2": nn.Conv2d(2, 2, 1)})
+    assert receptive_field(net, "conv1", 0, 0, input_hw=(8, 8)) == (0, 0, 0, 0)
+    assert receptive_field(net, "conv2", 1, 5, input_hw=(8, 8)) == (0, 0, 0, 0)
+    assert receptive_field(net, "conv1", 2, 3, input_hw=(8, 8)) == (0, 1, 1, 2)
+    for y in range(12):
+        for x in range(12):
+            y0, y1, x0, x1 = receptive_field(net, "conv2", y, x, input_hw=(8, 8))
+            assert y0 <= y1 and x0 <= x1
+            assert (y1 - y0 == 1 and x1 - x0 == 1) == (2 <= y < 10 and 2 <= x < 10)

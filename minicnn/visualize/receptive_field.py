@@ -96,6 +96,8 @@ def _down(layers, sizes, box, clip):
         x0, x1 = x0 * SW - PW, (x1 - 1) * SW - PW + KW
         if clip:
             y0, y1, x0, x1 = max(y0, 0), min(y1, H), max(x0, 0), min(x1, W)
+            if y0 >= y1 or x0 >= x1:          # it reads padding only: it sees no pixel
+                return 0, 0, 0, 0
     return y0, y1, x0, x1
 
 
@@ -121,7 +123,8 @@ def receptive_field(model, layer, y=0, x=0, input_hw=IMAGE_HW):
     - model: a Sequential; layer: the name of one of its layers
     - y, x: the unit's position in the layer's output (ignored after a fully connected layer)
     - input_hw: (H, W) of the input image
-    Returns: (y0, y1, x0, x1), Python slice bounds: image[:, y0:y1, x0:x1] is the region.
+    Returns: (y0, y1, x0, x1), Python slice bounds: image[:, y0:y1, x0:x1] is the region;
+    (0, 0, 0, 0) for a unit that reads only zero padding (it sees no pixel at all).
 
     The range is clipped at every layer, not only at the image: a window that overhangs
     into a lower layer's zero padding reads no unit there, so nothing below it either.
