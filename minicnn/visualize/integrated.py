@@ -128,14 +128,14 @@ def integrated_gradients(model, x, target, baseline=None, steps=50, method="gaus
     layer, units = resolve_target(model, target, N, objective)
     base = make_baseline(model, x, baseline)
     diff = x.astype(np.float64) - base                           # (N, C, H, W)
-    step = diff.astype(x.dtype)                                  # x - x', for the points
+    delta = diff.astype(x.dtype)                                 # x - x', in x's dtype
     total = np.zeros_like(diff)                                  # weighted sum of gradients
     # point k of image i is row k * N + i; a chunk of rows is a run of images for each k
     for start in range(0, len(alphas) * N, batch_size):
         end = min(start + batch_size, len(alphas) * N)
         runs = [(k, max(start, k * N) - k * N, min(end, (k + 1) * N) - k * N)  # (k, i0, i1)
                 for k in range(start // N, (end - 1) // N + 1)]
-        points = np.concatenate([base[i0:i1] + alphas[k].astype(x.dtype) * step[i0:i1]
+        points = np.concatenate([base[i0:i1] + alphas[k].astype(x.dtype) * delta[i0:i1]
                                  for k, i0, i1 in runs])         # (end - start, C, H, W)
         i = np.concatenate([np.arange(i0, i1) for _, i0, i1 in runs])
         g = unit_gradient(model, points, layer, [units[n] for n in i], objective=objective)

@@ -22,6 +22,7 @@ deliberate difference: alpha1beta0 keeps only the positive contributions (x_i w_
 positive bias, as the rule is defined, where Captum clamps the weights alone (which differs
 for negative inputs or a negative bias; innvestigate #273, zennit #107).
 """
+import copy
 import numbers
 from typing import NamedTuple
 
@@ -201,7 +202,7 @@ def fold(layers):
 
 
 def eval_affine(bn):
-    """(scale, shift), (C,) float64 each, of a batch norm in eval mode: bn(x) = scale * x + shift."""
+    """(scale, shift), (C,) float64 each, of an eval-mode batch norm: bn(x) = scale * x + shift."""
     inv_std = 1.0 / np.sqrt(bn.running_var.data.astype(np.float64) + bn.eps)
     weight = 1.0 if bn.weight is None else bn.weight.data.astype(np.float64)
     bias = 0.0 if bn.bias is None else bn.bias.data.astype(np.float64)
@@ -210,15 +211,15 @@ def eval_affine(bn):
 
 
 def folded(layer, scale, shift):
-    """A copy of a Conv2d or Linear layer with a batch norm's scale * z + shift folded in."""
-    w = layer.weight.data.astype(np.float64)
+    """A copy of a Conv2d or Linear layer with a batch norm's scale * z + shift folded in:
+    w' = w * scale and b' = b * scale + shift per output channel (scale, shift: (F,))."""
+    w = layer.weight.data.astype(np.float64)                  # (F, C, KH, KW) or (F, D)
     b = 0.0 if layer.bias is None else layer.bias.data.astype(np.float64)
-    copy = nn.Conv2d.__new__(nn.Conv2d) if isinstance(layer, nn.Conv2d) else nn.Linear.__new__(nn.Linear)
-    vars(copy).update(vars(layer))
-    dtype = layer.weight.data.dtype
-    copy.weight = nn.Parameter((w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(dtype))
-    copy.bias = nn.Parameter((b * scale + shift).astype(dtype))
-    return copy
+    per_output = scale.reshape((-1,) + (1,) * (w.ndim - 1))   # (F, 1, 1, 1) or (F, 1)
+    fold = copy.copy(layer)                                   # the same stride and padding
+    fold.weight = nn.Parameter((w * per_output).astype(layer.weight.data.dtype))
+    fold.bias = nn.Parameter((b * scale + shift).astype(layer.weight.data.dtype))
+    return fold
 
 
 def weighted_layers(layers):
