@@ -85,9 +85,9 @@ def torch_reference_net(torch, model=None):
     return net
 
 
-def torch_residual_net(torch, model):
-    """minicnn's residual_net (minicnn/architectures.py) in PyTorch, layer for layer, with
-    the same state-dict keys, loaded with `model`'s weights and buffers."""
+def torch_bn_net(torch, model):
+    """minicnn's residual_net or vgg_bn_net (minicnn/architectures.py) in PyTorch, layer for
+    layer, with the same state-dict keys, loaded with `model`'s weights and buffers."""
     nn = torch.nn
 
     class BasicBlock(nn.Module):                      # torchvision's block, minicnn's names
@@ -116,7 +116,9 @@ def torch_residual_net(torch, model):
         if kind == "Linear":
             M, D = layer.weight.shape
             return nn.Linear(D, M, bias=layer.bias is not None)
-        simple = {"ReLU": nn.ReLU, "Flatten": nn.Flatten, "MaxPool2d": lambda: nn.MaxPool2d(2),
+        if kind == "MaxPool2d":
+            return nn.MaxPool2d(layer.kernel_size, layer.stride)
+        simple = {"ReLU": nn.ReLU, "Flatten": nn.Flatten,
                   "AdaptiveAvgPool2d": lambda: nn.AdaptiveAvgPool2d(1)}
         return simple[kind]()
 

@@ -7,7 +7,7 @@ Each script runs in its own process with its default settings (on a quiet machin
 takes a while: the top-9 scan alone goes over the 10,000 test images a few times).
 --quick uses small settings that only check that every script works; its figures mean
 little. Names (e.g. `inference occlusion`) pick benchmarks; default all, in the issue's order
-(train_step_residual: the residual net's training step, batch 512).
+(train_step_residual, train_step_vgg_bn: those nets' training steps, batch 512).
 """
 import argparse
 import subprocess
@@ -22,6 +22,8 @@ RUNS = {
     "train_step": ("train_step", [], ["--repeats", "3"]),
     "train_step_residual": ("train_step", ["--model", "residual_net", "--batch", "512",
                                            "--repeats", "7"], ["--batch", "64", "--repeats", "2"]),
+    "train_step_vgg_bn": ("train_step", ["--model", "vgg_bn_net", "--batch", "512",
+                                         "--repeats", "7"], ["--batch", "64", "--repeats", "2"]),
     "inference": ("inference", [], ["--repeats", "3"]),
     "gradient_maps": ("gradient_maps", [], ["--repeats", "3"]),
     "occlusion": ("occlusion", [], ["--repeats", "3"]),

@@ -1,11 +1,11 @@
-"""Training-step throughput of the reference net (or the residual net): forward, backward
+"""Training-step throughput of the reference net (or another): forward, backward
 and an SGD step on a batch of random CIFAR-sized images, in images per second.
 
     python benchmarks/train_step.py [--batch 128] [--repeats 20] [--threads 2] [--plain]
-                                    [--model reference_net|residual_net]
+                                    [--model reference_net|residual_net|vgg_bn_net]
 
-The residual net trains in train mode (batch statistics, running ones updated), as
-`minicnn train` runs it; in PyTorch it is the same net layer for layer (common.py).
+The nets with BatchNorm train in train mode (batch statistics, running ones updated), as
+`minicnn train` runs them; in PyTorch each is the same net layer for layer (common.py).
 
 With PyTorch installed (pip install -e ".[bench]") the same step runs in
 PyTorch too, alternating with minicnn, and the ratio is printed. --plain adds a
@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
-    alternate, machine, report, torch_or_none, torch_reference_net, torch_residual_net,
+    alternate, machine, report, torch_or_none, torch_bn_net, torch_reference_net,
 )
 
 import minicnn  # noqa: E402
@@ -45,7 +45,7 @@ def minicnn_step(batch, seed=0, model_name="reference_net"):
 
 def torch_step(torch, model, x, y, model_name="reference_net"):
     """The same step in PyTorch, on the same net with the same weights."""
-    twin = torch_reference_net if model_name == "reference_net" else torch_residual_net
+    twin = torch_reference_net if model_name == "reference_net" else torch_bn_net
     net = twin(torch, model).train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
@@ -64,7 +64,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
     parser.add_argument("--plain", action="store_true", help="time the plain route too")
-    parser.add_argument("--model", choices=["reference_net", "residual_net"],
+    parser.add_argument("--model", choices=["reference_net", "residual_net", "vgg_bn_net"],
                         default="reference_net")
     args = parser.parse_args()
 

@@ -13,12 +13,18 @@ Page's DAWNBench ResNet-9 and Keller Jordan's airbench (2024): a stage is a conv
 a 2x2 max-pool, BatchNorm and ReLU, then (in some stages) a residual block at that
 resolution; it ends in global average pooling, so CAM (Zhou et al. 2016) applies.
 
+vgg_bn_net: the 93% net, a VGG-style net with BatchNorm in the shape of airbench94 (Jordan
+2024): a 2x2 first layer that the trainer starts from patch whitening and keeps fixed, then
+three groups of conv-pool-BN-ReLU-conv-BN-ReLU at 64, 256 and 256 channels, a max over the
+last 3x3 map and a linear layer.
+
 MODELS maps a name to the function that builds the network with fresh random
 weights. A checkpoint records that name as its "architecture", so
 minicnn.checkpoint can rebuild the network before loading the weights; the
 `--model` options of the command line offer the same names. Trained networks
 come from minicnn.models (pretrained, open_model).
 """
+from minicnn.init import dirac, kaiming_uniform
 from minicnn.nn import (
     AdaptiveAvgPool2d,
     BasicBlock,
@@ -94,4 +100,46 @@ def residual_net(num_classes=10, stem=32, widths=(64, 128, 256), blocks=(1, 0, 1
     return Sequential(layers)
 
 
-MODELS = {"reference_net": reference_net, "mlp": mlp, "residual_net": residual_net}
+def vgg_bn_net(num_classes=10, widths=(64, 256, 256)):
+    """(N, 3, 32, 32) images -> (N, num_classes) logits; about 118 M multiply-adds and 1.97 M
+    parameters at the default widths.
+
+    - conv1: 24 2x2 filters without padding (31x31); minicnn.train starts them from
+      whitening (init_whitening) and trains only their bias, for the first epochs
+    - three groups at 31 -> 15, 15 -> 7 and 7 -> 3: conv, 2x2 max-pool, BN, ReLU, conv, BN, ReLU
+    - pool4 takes the max over the last 3x3 map; fc has no bias
+    Initialisation as airbench's: PyTorch's default scale (init.kaiming_uniform), the
+    first filters of every 3x3 convolution the identity (init.dirac), BatchNorm's running
+    statistics with momentum 0.4, and a head 1/9 the usual size (airbench multiplies the
+    logits by 1/9; the trainer gives the head 1/81 of the learning rate, which is the same).
+    """
+    if len(widths) != 3:
+        raise ValueError(f"vgg_bn_net: widths needs 3 entries, got {widths}")
+    layers = {"conv1": Conv2d(3, 24, 2),                     # (N, 24, 31, 31)
+              "relu1": ReLU()}
+    channels, n = 24, 2
+    for g, width in enumerate(widths, start=1):              # 31 -> 15 -> 7 -> 3
+        layers[f"conv{n}"] = Conv2d(channels, width, 3, padding=1, bias=False)
+        layers[f"pool{g}"] = MaxPool2d(2)
+        layers[f"bn{n}"] = BatchNorm2d(width, momentum=0.4)
+        layers[f"relu{n}"] = ReLU()
+        layers[f"conv{n + 1}"] = Conv2d(width, width, 3, padding=1, bias=False)
+        layers[f"bn{n + 1}"] = BatchNorm2d(width, momentum=0.4)
+        layers[f"relu{n + 1}"] = ReLU()
+        channels, n = width, n + 2
+    layers["pool4"] = MaxPool2d(3)                           # (N, widths[-1], 1, 1)
+    layers["flatten"] = Flatten()                            # (N, widths[-1])
+    layers["fc"] = Linear(channels, num_classes, bias=False)  # (N, num_classes)
+    net = Sequential(layers)
+    for name, layer in net.named_modules():
+        if isinstance(layer, (Conv2d, Linear)):
+            fan_in = layer.weight.data[0].size
+            layer.weight.data = kaiming_uniform(layer.weight.shape, fan_in)
+            if isinstance(layer, Conv2d) and layer.kernel_size == (3, 3):
+                dirac(layer.weight.data)
+    net.fc.weight.data /= 9
+    return net
+
+
+MODELS = {"reference_net": reference_net, "mlp": mlp, "residual_net": residual_net,
+          "vgg_bn_net": vgg_bn_net}

@@ -155,7 +155,8 @@ def add_train_options(p):
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--momentum", type=float, default=None,
+                   help="default: the model's recipe (0.9; vgg_bn_net 0.85)")
     p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov)
     p.add_argument("--weight-decay", dest="weight_decay", type=float, default=d.weight_decay)
     p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)

@@ -43,10 +43,20 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 # has no option for. residual_net's recipe learns from Page's ResNet-9 (DAWNBench 2018) and
 # Keller Jordan's airbench (2024): BatchNorm, Nesterov SGD, label smoothing 0.2, a linear
 # warm-up and decay, and a whitening-like start for the first layer (init_whitening).
+# vgg_bn_net's is airbench94's, with ReLU for GELU: momentum 0.85, a whitening first layer kept
+# fixed (its bias trains for 3 epochs), BatchNorm weights fixed at 1 and biases at 64 times the
+# lr, the head at 1/81 (its logits' 1/9 scale), Lookahead, 2-pixel shifts, alternating flips.
 MODEL_RECIPES = {
     "residual_net": {"label_smoothing": 0.2, "warmup": 0.25, "whiten": True},
+    "vgg_bn_net": {"label_smoothing": 0.2, "warmup": 0.23, "whiten": True, "momentum": 0.85,
+                   "whiten_eps": 5e-4, "freeze_whitening": True, "whiten_bias_epochs": 3,
+                   "train_bn_weight": False, "bn_bias_lr_scale": 64.0, "head_lr_scale": 1 / 81,
+                   "lookahead": True, "translate": 2, "flip": "alternating"},
 }
-RECIPE_DEFAULTS = {"label_smoothing": 0.0, "warmup": 0.3, "whiten": False, "optimizer": "sgd"}
+RECIPE_DEFAULTS = {"label_smoothing": 0.0, "warmup": 0.3, "whiten": False, "optimizer": "sgd",
+                   "momentum": 0.9, "whiten_eps": 1e-2, "freeze_whitening": False,
+                   "whiten_bias_epochs": 0, "train_bn_weight": True, "bn_bias_lr_scale": 1.0,
+                   "head_lr_scale": 1.0, "lookahead": False, "translate": 4, "flip": "random"}
 
 
 @dataclass
@@ -55,7 +65,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 128
     lr: float = 0.05               # the peak learning rate
-    momentum: float = 0.9
+    momentum: float | None = None  # None: the recipe's (0.9)
     nesterov: bool = True
     weight_decay: float = 5e-4
     schedule: str = "onecycle"
@@ -70,6 +80,15 @@ class TrainConfig:
     warmup: float | None = None     # the fraction of steps warming up (onecycle, linear)
     whiten: bool | None = None      # start the first layer from image-patch whitening
     optimizer: str | None = None    # sgd, adam or adamw (adam*: lr, weight_decay; betas default)
+    whiten_eps: float | None = None         # added to the patch covariance's eigenvalues
+    freeze_whitening: bool | None = None    # keep the whitened filters as they start
+    whiten_bias_epochs: int | None = None   # ... and train their bias this many epochs only
+    train_bn_weight: bool | None = None     # False: BatchNorm's scales stay 1
+    bn_bias_lr_scale: float | None = None   # BatchNorm biases: this times the lr (sgd)
+    head_lr_scale: float | None = None      # the last layer: this times the lr (sgd)
+    lookahead: bool | None = None           # optim.Lookahead every 5 steps
+    translate: int | None = None            # augmentation: the largest shift in pixels
+    flip: str | None = None                 # augmentation: "random" or "alternating" flips
 
     def resolved(self):
         """A copy with every None recipe field filled in from the model's recipe."""
@@ -91,6 +110,15 @@ class TrainConfig:
             raise ValueError(f"train: label_smoothing must be in [0, 1], got {c.label_smoothing}")
         if not 0 <= c.warmup < 1:
             raise ValueError(f"train: warmup must be in [0, 1), got {c.warmup}")
+        if c.flip not in ("random", "alternating"):
+            raise ValueError(f"train: flip must be 'random' or 'alternating', got {c.flip!r}")
+        for name in ("momentum", "whiten_eps", "bn_bias_lr_scale", "head_lr_scale",
+                     "translate", "whiten_bias_epochs"):
+            if getattr(c, name) < 0:
+                raise ValueError(f"train: {name} must be >= 0, got {getattr(c, name)}")
+        if c.optimizer != "sgd" and (c.bn_bias_lr_scale != 1 or c.head_lr_scale != 1):
+            raise ValueError(f"train: bn_bias_lr_scale and head_lr_scale need the sgd "
+                             f"optimizer, got {c.optimizer}")
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"train: {name} must be >= 1, got {getattr(self, name)}")
@@ -125,7 +153,7 @@ def init_whitening(conv, x, eps=1e-2):
     """Start a first convolution from whitening of the images' patches (as airbench does
     with its 2x2 layer): the patches' covariance Sigma = V diag(lambda) V^T, and filter pairs
     +-v_k / sqrt(lambda_k + eps) for the leading eigenvectors v_k (the pair survives the ReLU
-    in both signs). The filters stay trainable.
+    in both signs). The filters stay trainable unless the recipe fixes them (vgg_bn_net).
 
     Inputs:
     - conv: a Conv2d with F (even) filters of C x KH x KW, F/2 <= C*KH*KW
@@ -146,15 +174,58 @@ def init_whitening(conv, x, eps=1e-2):
     conv.weight.data = np.concatenate([w, -w]).reshape(F, C, KH, KW).astype(conv.weight.dtype)
 
 
-def make_optimizer(config, params):
-    """The optimiser config.optimizer names, with the config's lr and weight decay."""
-    from minicnn.optim import Adam, AdamW
+def trainable_groups(config, model):
+    """The parameters to train, as SGD's groups (one per parameter, in the model's order, so
+    a checkpoint's velocity.k is the k-th trainable parameter); the ones kept fixed get
+    requires_grad off, so backward skips them. A group with `scale` times the lr has
+    weight_decay / scale: its decay per step (lr x weight_decay) stays the same, as in
+    airbench's decoupled form.
+    - BatchNorm biases: bn_bias_lr_scale; BatchNorm weights fixed unless train_bn_weight
+    - the last layer (the head): head_lr_scale
+    - the first layer's weight fixed if freeze_whitening (its bias: see train's epochs)
+    """
+    from minicnn.nn import BatchNorm1d, BatchNorm2d
+    norms = [m for _, m in model.named_modules() if isinstance(m, (BatchNorm1d, BatchNorm2d))]
+    bn_biases = {id(m.bias) for m in norms if m.bias is not None}
+    bn_weights = {id(m.weight) for m in norms if m.weight is not None}
+    head = {id(p) for p in model[model.names[-1]].parameters()}
+    fixed = set()
+    if not config.train_bn_weight:
+        fixed |= bn_weights
+    if config.whiten and config.freeze_whitening:
+        fixed.add(id(model[model.names[0]].weight))
+    groups = []                                   # one per parameter, in the model's order
+    for _, p in model.named_parameters():
+        p.requires_grad = id(p) not in fixed
+        if p.requires_grad:
+            scale = (config.bn_bias_lr_scale if id(p) in bn_biases
+                     else config.head_lr_scale if id(p) in head else 1.0)
+            groups.append({"params": [p], "lr": config.lr * scale,
+                           "weight_decay": config.weight_decay / scale if scale else 0.0})
+    return groups
+
+
+def make_optimizer(config, model):
+    """The optimiser config.optimizer names, with the config's lr and weight decay, over the
+    model's trainable parameters (trainable_groups), in Lookahead if config.lookahead."""
+    from minicnn.optim import Adam, AdamW, Lookahead
+    groups = trainable_groups(config, model)
     if config.optimizer == "adam":
-        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    return SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-               weight_decay=config.weight_decay)
+        opt = Adam([p for g in groups for p in g["params"]], lr=config.lr,
+                   weight_decay=config.weight_decay)
+    elif config.optimizer == "adamw":
+        opt = AdamW([p for g in groups for p in g["params"]], lr=config.lr,
+                    weight_decay=config.weight_decay)
+    else:
+        opt = SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                  weight_decay=config.weight_decay)
+    return Lookahead(opt, model) if config.lookahead else opt
+
+
+def lookahead_decay(step, total_steps):
+    """Lookahead's decay after global step `step`: airbench's 0.95^5 (step / total)^3, no
+    averaging at first and more of it toward the end."""
+    return 0.95 ** 5 * (step / max(total_steps, 1)) ** 3
 
 
 def random_subset(x, y, limit, seed):
@@ -225,8 +296,9 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
     if config.whiten and not resume:                    # from 5,000 training images at most
         first = model[model.names[0]]
         sample, _ = random_subset(train_x, train_y, 5000, config.seed)
-        init_whitening(first, (sample / np.float32(255) - mean[:, None, None]) / std[:, None, None])
-    opt = make_optimizer(config, model.parameters())
+        init_whitening(first, (sample / np.float32(255) - mean[:, None, None]) / std[:, None, None],
+                       eps=config.whiten_eps)
+    opt = make_optimizer(config, model)
     model.train()
     if resume:
         model.load_state_dict(params)
@@ -250,10 +322,15 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
             bar = tqdm(total=per_epoch, initial=first, disable=not progress, leave=True,
                        desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch")
             step = first
+            if config.whiten and config.freeze_whitening:   # the fixed whitening's bias
+                model[model.names[0]].bias.requires_grad = epoch < config.whiten_bias_epochs
             for xb, yb in batches(train_x, train_y, config.batch_size, shuffle=True,
                                   seed=config.seed, epoch=epoch, start=first,
-                                  augment=config.augment, mean=mean, std=std):
+                                  augment=config.augment, mean=mean, std=std,
+                                  translate=config.translate, flip=config.flip):
                 opt.lr = learning_rate(config, epoch * per_epoch + step, total_steps)
+                if config.lookahead:
+                    opt.decay = lookahead_decay(epoch * per_epoch + step + 1, total_steps)
                 opt.zero_grad()
                 logits = model(Tensor(xb))                  # (B, 10)
                 loss = cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
@@ -278,6 +355,8 @@ def train(config, resume=False, progress=True, command="", stop_after_epochs=Non
                       f"continue with: minicnn train --resume --out {config.out}")
                 return meta
 
+            if config.lookahead and epoch + 1 == config.epochs:
+                opt.finish()                                # the slow weights are the result
             test_acc, confusion = evaluate(model, test_x, test_y, mean, std)
             meta["metrics"].append({"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1),
                                     "train_accuracy": correct / max(seen, 1),

@@ -150,6 +150,30 @@ def test_tour_of_a_residual_net_has_cam_and_explains_through_its_blocks(tiny_cif
     assert "skipped" not in capsys.readouterr().out
 
 
+def test_tour_of_a_vgg_bn_net_explains_through_batchnorm(tiny_cifar, tmp_path, monkeypatch,
+                                                         capsys):
+    """A small vgg_bn_net (a 2x2 first layer, BatchNorm after each pool, a max over the last
+    map): every section runs; there is no CAM section, as the net does not end in global
+    average pooling."""
+    from minicnn.architectures import vgg_bn_net
+    args = {"widths": [8, 16, 16]}
+    path = tmp_path / "vgg.npz"
+    save_checkpoint(path, vgg_bn_net(**args).eval(),
+                    {**META, "architecture": "vgg_bn_net", "architecture_args": args})
+    monkeypatch.setenv("MINICNN_DATA", str(tiny_cifar))
+    monkeypatch.setenv("MINICNN_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "tour"
+    assert main(["tour", "--model", str(path), "--mlp", "", "--out", str(out), "--limit", "50",
+                 "--quick"]) == 0
+    page = (out / "index.html").read_text()
+    for name in ("filters_per_filter.png", "receptive_fields.png", "top9_conv4.png",
+                 "gradient_maps.png", "gradcam.png", "lrp.png", "sanity_similarity.png",
+                 "faithfulness.png"):
+        assert f"src='{name}'" in page and (out / name).stat().st_size > 0, name
+    assert "src='cam.png'" not in page
+    assert "skipped" not in capsys.readouterr().out
+
+
 TOUR_FIGURES = ("filters_per_filter.png", "filters_shared.png", "receptive_fields.png",
                 "top9_conv1.png", "top9_conv4.png", "layer_view_conv3.png", "layer_view_conv4.png",
                 "gradient_maps.png", "renderings.png", "gradcam.png", "occlusion.png",

@@ -71,13 +71,15 @@ def augment(x_uint8, rng):
     return _crop_and_flip(x_uint8, rng)
 
 
-def _crop_and_flip(x, rng):
+def _crop_and_flip(x, rng, pad=PAD, flip=None):
     # Kept apart from augment() because batches() has an argument named `augment`.
+    # flip: (N,) bool, which images to mirror; None: a coin per image, drawn after the offsets.
     N, C, H, W = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (PAD, PAD), (PAD, PAD)))  # (N, C, H+8, W+8), zeros around
-    dy = rng.integers(0, 2 * PAD + 1, size=N)  # (N,) top row of each window in xp
-    dx = rng.integers(0, 2 * PAD + 1, size=N)  # (N,) left column of each window in xp
-    flip = rng.random(N) < 0.5                  # (N,)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # (N, C, H+2pad, W+2pad), zeros
+    dy = rng.integers(0, 2 * pad + 1, size=N)  # (N,) top row of each window in xp
+    dx = rng.integers(0, 2 * pad + 1, size=N)  # (N,) left column of each window in xp
+    if flip is None:
+        flip = rng.random(N) < 0.5              # (N,)
     rows = dy[:, None] + np.arange(H)           # (N, H) rows of xp each output row reads
     cols = dx[:, None] + np.arange(W)           # (N, W) columns of xp each output column reads
     cols = np.where(flip[:, None], cols[:, ::-1], cols)  # a flip reads the columns right to left
@@ -85,6 +87,15 @@ def _crop_and_flip(x, rng):
     n = np.arange(N)[:, None, None, None]       # (N, 1, 1, 1)
     c = np.arange(C)[None, :, None, None]       # (1, C, 1, 1)
     return xp[n, c, rows[:, None, :, None], cols[:, None, None, :]]  # (N, C, H, W)
+
+
+def alternating_flips(n, seed, epoch):
+    """Which of n images to mirror in `epoch` when flips alternate (Jordan, airbench, 2024):
+    image i is mirrored in epoch 0 with probability 1/2, then in every other epoch after,
+    so over two epochs each image is seen both ways, where random flips repeat a side half
+    the time. Returns (n,) bool."""
+    first = np.random.default_rng([seed, 2 ** 31]).random(n) < 0.5   # (n,) epoch 0's coins
+    return first ^ bool(epoch % 2)
 
 
 def num_batches(n, batch_size, drop_last=False):
@@ -95,7 +106,7 @@ def num_batches(n, batch_size, drop_last=False):
 
 
 def batches(x, y, batch_size, *, shuffle=False, seed=0, epoch=0, start=0, augment=False,
-            mean=None, std=None, drop_last=False):
+            mean=None, std=None, drop_last=False, translate=PAD, flip="random"):
     """Yield the batches of one epoch as (xb, yb).
 
     Inputs:
@@ -106,6 +117,8 @@ def batches(x, y, batch_size, *, shuffle=False, seed=0, epoch=0, start=0, augmen
     - start: skip the first `start` batches; the batches yielded are then exactly batches
       start, start+1, ... of the same epoch run from the beginning (for resuming)
     - augment: apply random crop + flip to batch k with np.random.default_rng([seed, epoch, k])
+    - translate: the crop's zero padding, the largest shift in pixels (4; airbench uses 2)
+    - flip: "random" (a coin per image and batch) or "alternating" (alternating_flips)
     - mean, std: (3,) channel statistics; if given xb is normalized, else xb = x / 255
     - drop_last: drop a last batch smaller than batch_size
     Yields: xb (B, 3, 32, 32) float32, yb (B,) int64.
@@ -120,13 +133,19 @@ def batches(x, y, batch_size, *, shuffle=False, seed=0, epoch=0, start=0, augmen
     if not 0 <= start <= total:
         raise ValueError(f"batches: start={start} is outside 0..{total}, the epoch has "
                          f"{total} batches of {batch_size}")
+    if flip not in ("random", "alternating"):
+        raise ValueError(f"batches: flip must be 'random' or 'alternating', got {flip!r}")
+    if translate < 0:
+        raise ValueError(f"batches: translate must be >= 0 pixels, got {translate}")
     order = np.random.default_rng([seed, epoch]).permutation(N) if shuffle else np.arange(N)
+    flips = alternating_flips(N, seed, epoch) if flip == "alternating" else None  # (N,) bool
 
     for k in range(start, total):
         idx = order[k * batch_size:(k + 1) * batch_size]  # (B,)
         xb = x[idx]                                        # (B, 3, 32, 32) uint8, a copy
         if augment:
-            xb = _crop_and_flip(xb, np.random.default_rng([seed, epoch, k]))
+            xb = _crop_and_flip(xb, np.random.default_rng([seed, epoch, k]), translate,
+                                None if flips is None else flips[idx])
         if mean is not None:
             xb = normalize(xb, mean, std)                  # (B, 3, 32, 32) float32
         else:
