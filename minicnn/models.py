@@ -1,7 +1,7 @@
 """The networks the lessons and visualizations use, fresh or trained.
 
     reference_net(), mlp(),       a new network with random weights (minicnn/architectures.py)
-      residual_net()
+      residual_net(), vgg_bn_net()
     MODELS                        their registry: name -> function that builds one
     pretrained("residual_net")    a network trained by `minicnn train` (see the README for the
                                   command), its weights shipped inside the package, so
@@ -13,7 +13,9 @@ which rebuilds a network from its recorded architecture) <- models.py (this modu
 """
 from pathlib import Path
 
-from minicnn.architectures import MODELS, mlp, reference_net, residual_net  # noqa: F401  (re-exported)
+from minicnn.architectures import (  # noqa: F401  (re-exported)
+    MODELS, mlp, reference_net, residual_net, vgg_bn_net,
+)
 from minicnn.checkpoint import load_model
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -28,9 +30,9 @@ def pretrained(name="reference_net"):
 
 
 def open_model(name_or_path):
-    """A shipped model by name ("reference_net", "mlp", "residual_net") or a checkpoint file
-    by path, .npz or .safetensors (minicnn/checkpoint.py; reading .safetensors needs the
-    safetensors extra)."""
+    """A shipped model by name ("reference_net", "mlp", "residual_net", "vgg_bn_net") or a
+    checkpoint file by path, .npz or .safetensors (minicnn/checkpoint.py; reading
+    .safetensors needs the safetensors extra)."""
     path = WEIGHTS / f"{name_or_path}.npz" if name_or_path in MODELS else Path(name_or_path)
     if name_or_path in MODELS and not path.exists():
         raise FileNotFoundError(f"the shipped weights {path} are missing from this installation")

@@ -196,9 +196,13 @@ def test_train_recipe_options_reach_the_config_and_default_to_the_models_recipe(
          "--warmup", "0.2", "--no-whiten"]))
     assert (config.optimizer, config.label_smoothing, config.warmup, config.whiten) == \
         ("adamw", 0.1, 0.2, False)
-    resolved = config_from_args(parser.parse_args(["train", "--model", "residual_net"])).resolved()
-    recipe = {**RECIPE_DEFAULTS, **MODEL_RECIPES["residual_net"]}
-    assert {k: getattr(resolved, k) for k in recipe} == recipe
+    for model in ("residual_net", "vgg_bn_net"):
+        resolved = config_from_args(parser.parse_args(["train", "--model", model])).resolved()
+        recipe = {**RECIPE_DEFAULTS, **MODEL_RECIPES[model]}
+        assert {k: getattr(resolved, k) for k in recipe} == recipe
+    config = config_from_args(parser.parse_args(["train", "--model", "vgg_bn_net",
+                                                 "--momentum", "0.7"])).resolved()
+    assert config.momentum == 0.7 and config.lookahead
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--optimizer", "lbfgs"])
 

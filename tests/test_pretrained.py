@@ -10,7 +10,7 @@ from minicnn.models import pretrained
 from minicnn.train import evaluate
 
 SHIPPED = {"mlp": 0.50, "reference_net": 0.83,          # name -> the accuracy the issue asks for
-           "residual_net": 0.88}               # (issue 20 asks 0.93 of it: not reached yet)
+           "residual_net": 0.88, "vgg_bn_net": 0.89}   # (issue 20 asks 0.93: not reached yet)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
