@@ -97,7 +97,7 @@ def test_conv2d_by_winograd_matches_six_loops(N, C, F_, H, W, padding, bias, dty
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((F_, C, 3, 3)).astype(dtype)
     b = rng.standard_normal(F_).astype(dtype) if bias else None
-    with fast.configure(winograd_min_channels=1):
+    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
         out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None if b is None else Tensor(b),
                        stride=1, padding=padding)
     assert out.ctx.winograd                                             # the road under test
@@ -125,11 +125,11 @@ def test_winograd_in_tiles_equals_one_tile(images_per_tile):
         out.backward(dout)
         return out.data, xt.grad, wt.grad, bt.grad
 
-    with fast.configure(winograd_min_channels=1, workers=1):        # one share: only tiles split
+    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1, workers=1):        # one share: only tiles split
         whole = run()                                   # the default: 5 small images fit one tile
     slots = 3 * 5                                       # 3 rows of 4 tiles and a spare slot
     one_image = 16 * (C + F_) * slots * 8               # V and M of one image: 16 x (C + F) x Q x 8 bytes
-    with fast.configure(winograd_min_channels=1, workers=1, tile_bytes=images_per_tile * one_image):
+    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1, workers=1, tile_bytes=images_per_tile * one_image):
         V_buffer, _ = winograd.buffers(N, C, F_, slots, np.float64)
         assert len(V_buffer) == images_per_tile * 16 * C * slots      # the split under test
         tiled = run()
@@ -154,7 +154,7 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
         return out.ctx.winograd, [t.grad for t in tensors]
 
     by_im2col, expected = grads()
-    with fast.configure(winograd_min_channels=1):
+    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
         by_winograd, got = grads()
     assert (by_im2col, by_winograd) == (False, True)
     for g, e, need in zip(got, expected, needs):
@@ -170,17 +170,21 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (3, 3, 1, 1, False),                # RGB
     (24, 3, 2, 1, False),               # stride 2
     (24, 5, 1, 2, False),               # 5x5 filters
+    (32, 3, 1, 2, True),                # maps of 4x4 pixels, settings().winograd_min_pixels
+    (32, 3, 1, 1, False),               # 3x3: im2col, all the tile's images in one product
 ])
 def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, winograd):
     """With the default threshold, 3x3 stride-1 layers with 24 channels or more use Winograd;
     either way the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts below straddle it"
-    assert uses_winograd(C, KH, KH, stride) is winograd
+    assert fast.settings().winograd_min_pixels == 16
     rng = np.random.default_rng(C)
-    x = rng.standard_normal((2, C, 5, 4))
+    size = 3 if C == 32 else 6                  # 6x6 inputs: maps of 4x4 at least
+    x = rng.standard_normal((2, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
     b = rng.standard_normal(2)
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), stride=stride, padding=padding)
+    assert uses_winograd(C, KH, KH, stride, out.shape[2] * out.shape[3]) is winograd
     assert out.ctx.winograd is winograd
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
 
@@ -205,5 +209,5 @@ def test_conv2d_by_winograd_gradients(N, C, F_, H, W, padding, bias, seed):
         out = F.conv2d(x, w, b, stride=1, padding=padding)
         assert out.ctx is None or out.ctx.winograd                      # the road under test
         return out
-    with fast.configure(winograd_min_channels=1):
+    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
         check_gradients(conv, *arrays, seed=seed)

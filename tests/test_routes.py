@@ -54,15 +54,19 @@ dtypes = st.sampled_from([np.float32, np.float64])
 @settings(deadline=None, max_examples=40)
 @given(N=st.integers(1, 3), C=st.integers(1, 5), F_=st.integers(1, 4), H=st.integers(1, 9),
        W=st.integers(1, 9), KH=st.integers(1, 4), KW=st.integers(1, 4), stride=st.integers(1, 3),
-       padding=st.integers(0, 2), bias=st.booleans(), winograd=st.booleans(), dtype=dtypes,
+       padding=st.integers(0, 2), bias=st.booleans(), winograd=st.booleans(), wide=st.booleans(),
+       dtype=dtypes,
        seed=st.integers(0, 2 ** 16))
-def test_conv2d_routes_agree(N, C, F_, H, W, KH, KW, stride, padding, bias, winograd, dtype, seed):
-    """winograd: the fast route takes its Winograd road for every 3x3 stride-1 shape here."""
+def test_conv2d_routes_agree(N, C, F_, H, W, KH, KW, stride, padding, bias, winograd, wide, dtype,
+                             seed):
+    """winograd: the fast route takes its Winograd road for every 3x3 stride-1 shape here;
+    wide: im2col multiplies a tile's images at once (widen), else one image at a time."""
     assume(KH <= H + 2 * padding and KW <= W + 2 * padding)
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, KH, KW))]
     arrays += [rng.standard_normal(F_)] if bias else []
-    with fast.configure(winograd_min_channels=1 if winograd else 10_000):
+    with fast.configure(winograd_min_channels=1 if winograd else 10_000, winograd_min_pixels=1,
+                        wide_columns_below=10_000 if wide else 1):
         assert_routes_agree(lambda *t: F.conv2d(*t, stride=stride, padding=padding), arrays, dtype)
 
 

@@ -16,7 +16,9 @@ works on its own share of the batch (fast/parallel.py).
 result: Winograd's F(2x2, 3x3), in fast/winograd.py, with 2.25x fewer multiplies. Other
 shapes, and inputs with fewer than settings().winograd_min_channels channels (such as
 the first layer's RGB), use im2col: with so few channels to sum over, Winograd's 16 small
-matrix multiplies cost more than they save. Both are checked against the plain route.
+matrix multiplies cost more than they save; so do maps under 4x4 (winograd_min_pixels).
+With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
+tile's images at once (widen). Both roads are checked against the plain route.
 """
 import numpy as np
 
@@ -27,10 +29,12 @@ from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
 
-def uses_winograd(C, KH, KW, stride):
-    """Whether a convolution of C input channels with KH x KW filters at `stride` takes
-    the Winograd road (with the settings in force)."""
-    return (KH, KW, stride) == (3, 3, 1) and C >= settings().winograd_min_channels
+def uses_winograd(C, KH, KW, stride, out_pixels):
+    """Whether a convolution of C input channels with KH x KW filters at `stride`, making
+    maps of out_pixels = OH*OW pixels, takes the Winograd road (with the settings in force).
+    Maps smaller than 4x4 do not: F(2x2, 3x3) would compute a 4x4 for a 3x3 map."""
+    return ((KH, KW, stride) == (3, 3, 1) and C >= settings().winograd_min_channels
+            and out_pixels >= settings().winograd_min_pixels)
 
 
 def conv2d_forward(ctx, x, w, b, stride, padding):
@@ -41,7 +45,7 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
-    ctx.winograd = uses_winograd(C, KH, KW, stride)
+    ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
     with one_blas_thread():
@@ -51,12 +55,16 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
+        wide = OH * OW < settings().wide_columns_below
 
         def forward_share(n0, n1):                       # images n0:n1, on one core
             cols = column_buffer(n1 - n0, w, OH, OW)     # (T, C*KH*KW, OH*OW)
             for t0, t1 in tiles(n0, n1, len(cols)):
                 im2col(x[t0:t1], KH, KW, stride, padding, OH, OW, cols[:t1 - t0])
-                np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
+                if wide:                                 # one product for the tile's images
+                    out[t0:t1] = unwiden(w_rows @ widen(cols[:t1 - t0]), t1 - t0)
+                else:
+                    np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
                 if b is not None:
                     out[t0:t1] += b[:, None]             # (F, 1): one per row of out
         for_each_share(N, forward_share, ctx.min_share)
@@ -77,6 +85,7 @@ def conv2d_backward(ctx, dout):
                                      need_dx, need_dw, need_db)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
+        wide = OH * OW < settings().wide_columns_below
         dx = np.empty((N, C) + ctx.x_hw, dtype=ctx.w.dtype) if need_dx else None
 
         def backward_share(n0, n1):                      # images n0:n1, on one core
@@ -85,13 +94,20 @@ def conv2d_backward(ctx, dout):
             cols = column_buffer(n1 - n0, ctx.w, OH, OW)     # (T, C*KH*KW, OH*OW)
             for t0, t1 in tiles(n0, n1, len(cols)):
                 tile = cols[:t1 - t0]
+                d = widen(dout[t0:t1]) if wide else None  # (F, T*OH*OW)
                 if need_dw:                              # dw += sum_n dout[n] @ cols[n].T
                     im2col(ctx.x[t0:t1], KH, KW, s, p, OH, OW, tile)
-                    dw += np.matmul(dout[t0:t1], tile.transpose(0, 2, 1)).sum(axis=0)
+                    if wide:
+                        dw += d @ widen(tile).T
+                    else:
+                        dw += np.matmul(dout[t0:t1], tile.transpose(0, 2, 1)).sum(axis=0)
                 if need_db:
                     db += dout[t0:t1].sum(axis=(0, 2))
                 if need_dx:                              # dx[n] = col2im(w.T @ dout[n])
-                    np.matmul(w_rows.T, dout[t0:t1], out=tile)     # the buffer now holds dcols
+                    if wide:
+                        tile[...] = unwiden(w_rows.T @ d, t1 - t0)
+                    else:
+                        np.matmul(w_rows.T, dout[t0:t1], out=tile)  # the buffer holds dcols
                     col2im(tile, KH, KW, s, p, OH, OW, dx[t0:t1])   # (T, C, H, W)
             return dw, db
 
@@ -99,6 +115,20 @@ def conv2d_backward(ctx, dout):
     dw = sum(dw for dw, _ in shares).reshape(ctx.w.shape) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db
+
+
+def widen(a):
+    """(T, R, P) -> (R, T*P): the T images' columns side by side, for one product over them
+    all (a copy). With small maps (P = OH*OW of 9 or 49), T products of P columns each run
+    far below what the BLAS reaches on one of T*P columns."""
+    T, R, P = a.shape
+    return a.transpose(1, 0, 2).reshape(R, T * P)
+
+
+def unwiden(a, T):
+    """(R, T*P) -> (T, R, P), widen's inverse (a view)."""
+    R = a.shape[0]
+    return a.reshape(R, T, -1).transpose(1, 0, 2)
 
 
 def column_buffer(n, w, OH, OW):

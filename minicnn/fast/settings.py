@@ -2,7 +2,7 @@
 
     from minicnn import fast
     fast.settings().workers                        # 2 on a 2-core machine
-    with fast.configure(winograd_min_channels=1):  # every 3x3 stride-1 conv by Winograd
+    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):  # all 3x3 by Winograd
         ...
 
 None of these changes a result beyond float rounding; they decide only how the work is
@@ -26,6 +26,12 @@ class Settings:
     # F(2x2, 3x3) (fast/winograd.py); with fewer (the first layer's RGB) there is too little
     # to sum over for its 16 small matrix multiplies to pay for the transforms
     winograd_min_channels: int = 24
+    # ... and output maps of this many pixels or more: a 3x3 map (vgg_bn_net's last) would
+    # be computed as a 4x4, and the wide im2col is 1.4x faster there
+    winograd_min_pixels: int = 16
+    # an im2col convolution whose output maps have fewer pixels than this multiplies the
+    # columns of all a tile's images in one product, not one product per image (fast/conv.py)
+    wide_columns_below: int = 64
     # a convolution lays out columns (im2col) or transformed tiles (Winograd) for a few
     # images at a time in buffers of at most this many bytes, which stay in the cache
     tile_bytes: int = 4 * 2**20
