@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from minicnn.checkpoint import load_model, read_checkpoint, save_checkpoint
 from minicnn.data import CLASSES
@@ -24,23 +23,6 @@ from minicnn.train import TrainConfig, learning_rate, train
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION_CACHE = os.environ.get("MINICNN_CACHE")    # CI's cache of decoded CIFAR arrays
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    """An image folder of 10 classes; class k is a noisy image of a colour that depends on k,
-    so the task is learnable in a few steps."""
-    root = tmp_path_factory.mktemp("tiny") / "cifar"
-    rng = np.random.default_rng(0)
-    palette = rng.integers(0, 256, size=(10, 3))
-    for split, per_class in (("train", 16), ("test", 4)):
-        for k, name in enumerate(CLASSES):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                pixels = palette[k] + rng.normal(0, 25, size=(32, 32, 3))
-                Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / f"{i}.png")
-    return root
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,11 @@ flips, PyTorch's default init and dirac starts, SGD's parameter groups, Lookahea
 and rescaled parameters, and a tiny run that resumes exactly with all of it on."""
 import numpy as np
 import pytest
-from PIL import Image
 
 from minicnn import nn, optim
 from minicnn.architectures import MODELS, vgg_bn_net
 from minicnn.checkpoint import read_checkpoint
-from minicnn.data import CLASSES, batches
+from minicnn.data import batches
 from minicnn.data.pipeline import alternating_flips
 from minicnn.init import dirac, kaiming_uniform, manual_seed
 from minicnn.functional import conv2d
@@ -203,21 +202,6 @@ def test_vgg_bn_nets_groups_follow_the_recipe():
     assert reference.momentum == 0.9 and config.momentum == 0.85
     net = MODELS["reference_net"]()
     assert [g["params"][0] for g in trainable_groups(reference, net)] == net.parameters()
-
-
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny") / "cifar"
-    rng = np.random.default_rng(0)
-    palette = rng.integers(0, 256, size=(10, 3))
-    for split, per_class in (("train", 12), ("test", 3)):
-        for k, name in enumerate(CLASSES):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                pixels = palette[k] + rng.normal(0, 25, size=(32, 32, 3))
-                Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(folder / f"{i}.png")
-    return root
 
 
 def test_a_tiny_vgg_bn_run_keeps_its_fixed_parts_and_resumes_exactly(tiny_folder, tmp_path,

@@ -128,21 +128,27 @@ def test_tour_smoke_run(models, tiny_cifar, tmp_path, monkeypatch, capsys):
     assert "skipped" not in capsys.readouterr().out
 
 
-def test_tour_of_a_residual_net_has_cam_and_explains_through_its_blocks(tiny_cifar, tmp_path,
-                                                                        monkeypatch, capsys):
-    """A small residual_net (BatchNorm, blocks, global pooling): every section runs, and the
-    CAM section is there because the net ends in global average pooling."""
-    from minicnn.architectures import residual_net
-    args = {"stem": 8, "widths": [8, 16, 16]}
-    path = tmp_path / "res.npz"
-    save_checkpoint(path, residual_net(**args).eval(),
-                    {**META, "architecture": "residual_net", "architecture_args": args})
+def small_net_tour(architecture, args, tiny_cifar, tmp_path, monkeypatch):
+    """The quick tour of a small untrained net of `architecture` (built with `args`) on the
+    tiny image folder; returns the page's HTML and the output folder."""
+    from minicnn.architectures import MODELS
+    path = tmp_path / f"{architecture}.npz"
+    save_checkpoint(path, MODELS[architecture](**args).eval(),
+                    {**META, "architecture": architecture, "architecture_args": args})
     monkeypatch.setenv("MINICNN_DATA", str(tiny_cifar))
     monkeypatch.setenv("MINICNN_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "tour"
     assert main(["tour", "--model", str(path), "--mlp", "", "--out", str(out), "--limit", "50",
                  "--quick"]) == 0
-    page = (out / "index.html").read_text()
+    return (out / "index.html").read_text(), out
+
+
+def test_tour_of_a_residual_net_has_cam_and_explains_through_its_blocks(tiny_cifar, tmp_path,
+                                                                        monkeypatch, capsys):
+    """A small residual_net (BatchNorm, blocks, global pooling): every section runs, and the
+    CAM section is there because the net ends in global average pooling."""
+    page, out = small_net_tour("residual_net", {"stem": 8, "widths": [8, 16, 16]}, tiny_cifar,
+                               tmp_path, monkeypatch)
     for name in ("filters_per_filter.png", "gradcam.png", "cam.png", "lrp.png",
                  "sanity_similarity.png", "faithfulness.png"):
         assert f"src='{name}'" in page and (out / name).stat().st_size > 0, name
@@ -155,17 +161,8 @@ def test_tour_of_a_vgg_bn_net_explains_through_batchnorm(tiny_cifar, tmp_path, m
     """A small vgg_bn_net (a 2x2 first layer, BatchNorm after each pool, a max over the last
     map): every section runs; there is no CAM section, as the net does not end in global
     average pooling."""
-    from minicnn.architectures import vgg_bn_net
-    args = {"widths": [8, 16, 16]}
-    path = tmp_path / "vgg.npz"
-    save_checkpoint(path, vgg_bn_net(**args).eval(),
-                    {**META, "architecture": "vgg_bn_net", "architecture_args": args})
-    monkeypatch.setenv("MINICNN_DATA", str(tiny_cifar))
-    monkeypatch.setenv("MINICNN_CACHE", str(tmp_path / "cache"))
-    out = tmp_path / "tour"
-    assert main(["tour", "--model", str(path), "--mlp", "", "--out", str(out), "--limit", "50",
-                 "--quick"]) == 0
-    page = (out / "index.html").read_text()
+    page, out = small_net_tour("vgg_bn_net", {"widths": [8, 16, 16]}, tiny_cifar, tmp_path,
+                               monkeypatch)
     for name in ("filters_per_filter.png", "receptive_fields.png", "top9_conv4.png",
                  "gradient_maps.png", "gradcam.png", "lrp.png", "sanity_similarity.png",
                  "faithfulness.png"):
