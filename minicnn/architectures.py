@@ -13,8 +13,8 @@ Page's DAWNBench ResNet-9 and Keller Jordan's airbench (2024): a stage is a conv
 a 2x2 max-pool, BatchNorm and ReLU, then (in some stages) a residual block at that
 resolution; it ends in global average pooling, so CAM (Zhou et al. 2016) applies.
 
-vgg_bn_net: the 93% net, a VGG-style net with BatchNorm in the shape of airbench94 (Jordan
-2024): a 2x2 first layer that the trainer starts from patch whitening and keeps fixed, then
+vgg_bn_net: the most accurate shipped net, a VGG-style net with BatchNorm in the shape of
+airbench94 (Jordan 2024): a 2x2 first layer that the trainer starts from patch whitening and keeps fixed, then
 three groups of conv-pool-BN-ReLU-conv-BN-ReLU at 64, 256 and 256 channels, a max over the
 last 3x3 map and a linear layer.
 
@@ -131,9 +131,9 @@ def vgg_bn_net(num_classes=10, widths=(64, 256, 256)):
     layers["flatten"] = Flatten()                            # (N, widths[-1])
     layers["fc"] = Linear(channels, num_classes, bias=False)  # (N, num_classes)
     net = Sequential(layers)
-    for name, layer in net.named_modules():
+    for _, layer in net.named_modules():
         if isinstance(layer, (Conv2d, Linear)):
-            fan_in = layer.weight.data[0].size
+            fan_in = layer.weight.data[0].size               # C*KH*KW or D
             layer.weight.data = kaiming_uniform(layer.weight.shape, fan_in)
             if isinstance(layer, Conv2d) and layer.kernel_size == (3, 3):
                 dirac(layer.weight.data)

@@ -210,12 +210,10 @@ def make_optimizer(config, model):
     model's trainable parameters (trainable_groups), in Lookahead if config.lookahead."""
     from minicnn.optim import Adam, AdamW, Lookahead
     groups = trainable_groups(config, model)
-    if config.optimizer == "adam":
-        opt = Adam([p for g in groups for p in g["params"]], lr=config.lr,
-                   weight_decay=config.weight_decay)
-    elif config.optimizer == "adamw":
-        opt = AdamW([p for g in groups for p in g["params"]], lr=config.lr,
-                    weight_decay=config.weight_decay)
+    if config.optimizer in ("adam", "adamw"):               # no groups: every lr is config.lr
+        Optimizer = Adam if config.optimizer == "adam" else AdamW
+        opt = Optimizer([p for g in groups for p in g["params"]], lr=config.lr,
+                        weight_decay=config.weight_decay)
     else:
         opt = SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
                   weight_decay=config.weight_decay)
