@@ -22,15 +22,24 @@ def time_once(fn):
     return time.perf_counter() - start
 
 
-def alternate(sides, repeats, warmup=2):
+def alternate(sides, repeats, warmup=2, settle=1):
     """Time each callable in `sides` ({name: fn}) `repeats` times, alternating
-    between them. Returns {name: np.array of seconds}."""
+    between them. Returns {name: np.array of seconds}.
+
+    Before each timed call, the side runs `settle` untimed calls. Without them a side
+    would be timed right after the other one, whose threads are still busy for a while:
+    PyTorch's OpenMP threads spin-wait after a parallel region (libgomp's GOMP_SPINCOUNT),
+    and minicnn's helper polls (fast/settings.py `polls`), each competing for the second
+    core. So each side is timed in its own steady state, as when it runs alone, while the
+    alternation still shares out the machine's slow moments between them."""
     for fn in sides.values():
         for _ in range(warmup):
             fn()
     times = {name: [] for name in sides}
     for _ in range(repeats):
         for name, fn in sides.items():
+            for _ in range(settle):
+                fn()
             times[name].append(time_once(fn))
     return {name: np.array(t) for name, t in times.items()}
 
@@ -140,20 +149,27 @@ def torch_or_none(threads):
 
 
 def cpu():
-    """The CPU's model name and its widest vector extensions, from /proc/cpuinfo (Linux):
-    e.g. "Intel(R) Xeon(R) Processor [AVX2, AVX-512F, AMX]"."""
-    model, flags = platform.processor() or platform.machine(), set()
+    """The CPU's model name, family and model numbers, and its widest vector extensions,
+    from /proc/cpuinfo (Linux): e.g. "Intel(R) Xeon(R) Processor (family 6, model 143)
+    [AVX2, AVX-512F, AMX]". Virtual machines often name only the vendor's line ("AMD EPYC"),
+    and the numbers tell its generation (AMD family 25: model 1 Zen 3, model 17 Zen 4)."""
+    model, flags, numbers = platform.processor() or platform.machine(), set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name":
+                key = key.strip()
+                if key == "model name":
                     model = value.strip()
-                elif key.strip() == "flags":
+                elif key in ("cpu family", "model"):
+                    numbers[key] = value.strip()
+                elif key == "flags":
                     flags = set(value.split())
                     break
     except OSError:
         pass
+    if len(numbers) == 2:
+        model += f" (family {numbers['cpu family']}, model {numbers['model']})"
     names = [("avx2", "AVX2"), ("avx512f", "AVX-512F"), ("amx_tile", "AMX")]
     found = [name for flag, name in names if flag in flags]
     return f"{model} [{', '.join(found) or 'no AVX2'}]"
