@@ -26,6 +26,13 @@ conv2 at batch 128), and writing it out to memory and reading it back cost
 more than the transform (a training step was 4% faster without it, on a
 Sapphire Rapids core).
 
+Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7) are transformed with a
+tile's images side by side, one zero column between neighbours, as one wide image
+(side_by_side). That zero column is the right padding of one image and the left of the
+next, and an odd width makes each image an even number of columns: its tiles end where
+the next image's begin. The spare slot is then one per row of the wide image, not one per
+image's row: a 7x7 map takes 16 tile slots instead of 20, a 15x15 map 64 instead of 72.
+
 Float32 rounding differs a little from im2col's (the transforms add and
 subtract before multiplying), by about 1e-6 relative: well below what
 training or the pictures can notice.
@@ -72,6 +79,38 @@ def buffers(n, C, F, Q, dtype):
     return np.empty(T * 16 * C * Q, dtype), np.empty(T * 16 * F * Q, dtype)
 
 
+def fits_side_by_side(W, padding):
+    """Whether images of width W go through the transforms side by side: with padding 1,
+    one zero column between neighbours pads both, and an odd W keeps the tiles aligned."""
+    return padding == 1 and W % 2 == 1
+
+
+def side_by_side(images):
+    """(T, C, H, W) -> (1, C, H, T*(W+1) - 1): the images in one row, a zero column between
+    neighbours. A 3x3 convolution with padding 1 of the wide image is, at each image's
+    columns, that image's own convolution (its neighbours' pixels are two columns away)."""
+    T, C, H, W = images.shape
+    wide = np.zeros((1, C, H, T * (W + 1) - 1), dtype=images.dtype)
+    for j in range(T):
+        wide[0, :, :, j * (W + 1):j * (W + 1) + W] = images[j]
+    return wide
+
+
+def apart(wide, images):
+    """side_by_side's inverse: the T images' columns of wide (1, C, H, T*(W+1) - 1) into
+    images (T, C, H, W); the columns between them are dropped."""
+    T, _, _, W = images.shape
+    for j in range(T):
+        images[j] = wide[0, :, :, j * (W + 1):j * (W + 1) + W]
+    return images
+
+
+def tile_slots(OH, OW):
+    """The tile slots of one OH x OW output map: TH rows of K (kernels/winograd.py tile_grid)."""
+    TH, K = tile_grid(OH, OW)
+    return TH * K
+
+
 def leading(buffer, rows, columns):
     """The start of a flat buffer as a contiguous (16, rows, columns) array."""
     return buffer[:16 * rows * columns].reshape(16, rows, columns)
@@ -93,12 +132,23 @@ def forward(x, w, bias, padding, min_share=1):
     U = transform_filters(w)                                  # (16, F, C)
     bias = np.zeros(F, dtype=w.dtype) if bias is None else bias
     out = np.empty((N, F, OH, OW), dtype=w.dtype)
+    together = fits_side_by_side(W, padding)
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
-            V = leading(V_buffer, C, (t1 - t0) * Q)           # (16, C, T*Q)
-            M = leading(M_buffer, F, (t1 - t0) * Q)           # (16, F, T*Q)
+            T = t1 - t0
+            if together:                                      # (1, C, H, T*(W+1) - 1)
+                wide = side_by_side(x[t0:t1])
+                slots = tile_slots(OH, wide.shape[3])   # same size out
+                V, M = leading(V_buffer, C, slots), leading(M_buffer, F, slots)
+                winograd_input(wide, padding, V)
+                np.matmul(U, V, out=M)
+                wide_out = np.empty((1, F, OH, wide.shape[3]), dtype=w.dtype)
+                apart(winograd_output(M, bias, wide_out), out[t0:t1])   # (T, F, OH, OW)
+                continue
+            V = leading(V_buffer, C, T * Q)                   # (16, C, T*Q)
+            M = leading(M_buffer, F, T * Q)                   # (16, F, T*Q)
             winograd_input(x[t0:t1], padding, V)
             np.matmul(U, V, out=M)
             winograd_output(M, bias, out[t0:t1])              # (T, F, OH, OW)
@@ -118,23 +168,32 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db):
     TH, K = tile_grid(OH, OW)
     Q = TH * K
     dx = np.empty((N, C, H, W), dtype=U.dtype) if need_dx else None
+    together = fits_side_by_side(W, padding)
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
         dU = np.zeros((16, F, C), dtype=U.dtype)              # summed over n0:n1
         db = np.zeros(F, dtype=U.dtype)
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
-            scratch = leading(V_buffer, C, (t1 - t0) * Q)     # (16, C, T*Q)
-            dM = leading(M_buffer, F, (t1 - t0) * Q)          # (16, F, T*Q)
-            winograd_output_adjoint(dout[t0:t1], dM)
+            # side by side, the zero columns' outputs get no gradient and their dx is dropped
+            g = side_by_side(dout[t0:t1]) if together else dout[t0:t1]   # (T', F, OH, OW')
+            slots = len(g) * tile_slots(OH, g.shape[3])
+            scratch = leading(V_buffer, C, slots)             # (16, C, T*Q)
+            dM = leading(M_buffer, F, slots)                  # (16, F, T*Q)
+            winograd_output_adjoint(g, dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
-                V = winograd_input(x[t0:t1], padding, scratch)
+                images = side_by_side(x[t0:t1]) if together else x[t0:t1]
+                V = winograd_input(images, padding, scratch)
                 dU += np.matmul(dM, V.transpose(0, 2, 1))
             if need_db:
                 db += dout[t0:t1].sum(axis=(0, 2, 3))
             if need_dx:                                       # dV[k] = U[k].T @ dM[k]
                 dV = np.matmul(U.transpose(0, 2, 1), dM, out=scratch)
-                winograd_input_adjoint(dV, padding, dx[t0:t1])
+                if together:
+                    wide = np.empty((1, C, H, g.shape[3]), dtype=U.dtype)
+                    apart(winograd_input_adjoint(dV, padding, wide), dx[t0:t1])
+                else:
+                    winograd_input_adjoint(dV, padding, dx[t0:t1])
         return dU, db
 
     shares = for_each_share(N, backward_share, min_share)
