@@ -211,3 +211,18 @@ def test_conv2d_by_winograd_gradients(N, C, F_, H, W, padding, bias, seed):
         return out
     with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
         check_gradients(conv, *arrays, seed=seed)
+
+
+def test_side_by_side_shares_the_zero_columns_and_saves_spare_slots():
+    """Odd widths with padding 1 are transformed side by side: apart undoes side_by_side,
+    the columns between images are zero, and a tile of four 7x7 images takes 4 rows of
+    4 * 4 + 1 slots instead of 4 x (4 rows of 5)."""
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((4, 2, 7, 7))
+    wide = winograd.side_by_side(images)                                # (1, 2, 7, 31)
+    assert wide.shape == (1, 2, 7, 31)
+    assert not wide[0, :, :, 7::8].any()                                # the shared padding
+    np.testing.assert_array_equal(winograd.apart(wide, np.empty_like(images)), images)
+    assert winograd.fits_side_by_side(7, 1) and not winograd.fits_side_by_side(8, 1)
+    assert not winograd.fits_side_by_side(7, 0)
+    assert winograd.tile_slots(7, 31) == 4 * 17 < 4 * winograd.tile_slots(7, 7) == 80
