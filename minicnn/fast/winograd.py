@@ -31,7 +31,8 @@ tile's images side by side, one zero column between neighbours, as one wide imag
 (side_by_side). That zero column is the right padding of one image and the left of the
 next, and an odd width makes each image an even number of columns: its tiles end where
 the next image's begin. The spare slot is then one per row of the wide image, not one per
-image's row: a 7x7 map takes 16 tile slots instead of 20, a 15x15 map 64 instead of 72.
+image's row: four 7x7 images take 4 rows of 17 slots instead of 4 x 4 rows of 5 (68
+against 80), four 15x15 images 8 rows of 33 instead of 4 x 8 rows of 9 (264 against 288).
 
 Float32 rounding differs a little from im2col's (the transforms add and
 subtract before multiplying), by about 1e-6 relative: well below what
@@ -137,21 +138,19 @@ def forward(x, w, bias, padding, min_share=1):
     def forward_share(n0, n1):                                # images n0:n1, on one core
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
-            T = t1 - t0
-            if together:                                      # (1, C, H, T*(W+1) - 1)
-                wide = side_by_side(x[t0:t1])
-                slots = tile_slots(OH, wide.shape[3])   # same size out
-                V, M = leading(V_buffer, C, slots), leading(M_buffer, F, slots)
-                winograd_input(wide, padding, V)
-                np.matmul(U, V, out=M)
-                wide_out = np.empty((1, F, OH, wide.shape[3]), dtype=w.dtype)
-                apart(winograd_output(M, bias, wide_out), out[t0:t1])   # (T, F, OH, OW)
-                continue
-            V = leading(V_buffer, C, T * Q)                   # (16, C, T*Q)
-            M = leading(M_buffer, F, T * Q)                   # (16, F, T*Q)
-            winograd_input(x[t0:t1], padding, V)
+            # (T, C, H, W), or side by side (1, C, H, W') with W' = T*(W+1) - 1
+            images = side_by_side(x[t0:t1]) if together else x[t0:t1]
+            out_width = images.shape[3] + 2 * padding - 2
+            slots = len(images) * tile_slots(OH, out_width)   # at most T*Q
+            V = leading(V_buffer, C, slots)                   # (16, C, slots)
+            M = leading(M_buffer, F, slots)                   # (16, F, slots)
+            winograd_input(images, padding, V)
             np.matmul(U, V, out=M)
-            winograd_output(M, bias, out[t0:t1])              # (T, F, OH, OW)
+            if together:                                      # (1, F, OH, W') -> (T, F, OH, OW)
+                wide = np.empty((1, F, OH, out_width), dtype=w.dtype)
+                apart(winograd_output(M, bias, wide), out[t0:t1])
+            else:
+                winograd_output(M, bias, out[t0:t1])          # (T, F, OH, OW)
     for_each_share(N, forward_share, min_share)
     return out, U
 
@@ -175,11 +174,12 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db):
         db = np.zeros(F, dtype=U.dtype)
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
-            # side by side, the zero columns' outputs get no gradient and their dx is dropped
-            g = side_by_side(dout[t0:t1]) if together else dout[t0:t1]   # (T', F, OH, OW')
-            slots = len(g) * tile_slots(OH, g.shape[3])
-            scratch = leading(V_buffer, C, slots)             # (16, C, T*Q)
-            dM = leading(M_buffer, F, slots)                  # (16, F, T*Q)
+            # (T, F, OH, OW), or side by side (1, F, OH, W'): the outputs between the
+            # images get no gradient, and the input columns between them give dx nothing
+            g = side_by_side(dout[t0:t1]) if together else dout[t0:t1]
+            slots = len(g) * tile_slots(OH, g.shape[3])       # at most T*Q
+            scratch = leading(V_buffer, C, slots)             # (16, C, slots)
+            dM = leading(M_buffer, F, slots)                  # (16, F, slots)
             winograd_output_adjoint(g, dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
                 images = side_by_side(x[t0:t1]) if together else x[t0:t1]
@@ -189,7 +189,7 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db):
                 db += dout[t0:t1].sum(axis=(0, 2, 3))
             if need_dx:                                       # dV[k] = U[k].T @ dM[k]
                 dV = np.matmul(U.transpose(0, 2, 1), dM, out=scratch)
-                if together:
+                if together:                                  # (1, C, H, W') -> (T, C, H, W)
                     wide = np.empty((1, C, H, g.shape[3]), dtype=U.dtype)
                     apart(winograd_input_adjoint(dV, padding, wide), dx[t0:t1])
                 else:
