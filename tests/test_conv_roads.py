@@ -223,6 +223,37 @@ def test_side_by_side_shares_the_zero_columns_and_saves_spare_slots():
     assert wide.shape == (1, 2, 7, 31)
     assert not wide[0, :, :, 7::8].any()                                # the shared padding
     np.testing.assert_array_equal(winograd.apart(wide, np.empty_like(images)), images)
-    assert winograd.fits_side_by_side(7, 1) and not winograd.fits_side_by_side(8, 1)
-    assert not winograd.fits_side_by_side(7, 0)
+    assert winograd.side_by_side_gap(7, 1) == 1 and winograd.side_by_side_gap(7, 0) == 0
+    assert winograd.side_by_side_gap(31, 1) == 1
     assert winograd.tile_slots(7, 31) == 4 * 17 < 4 * winograd.tile_slots(7, 7) == 80
+
+
+def test_small_even_maps_go_side_by_side_with_two_zero_columns():
+    """Even widths up to side_by_side_max_width go side by side with each image's own
+    padding (two zero columns between neighbours): the same tile slots as apart, and the
+    convolution equals im2col's in float64."""
+    assert fast.settings().side_by_side_max_width == 8
+    assert winograd.side_by_side_gap(4, 1) == 2 and winograd.side_by_side_gap(8, 1) == 2
+    assert winograd.side_by_side_gap(16, 1) == 0 and winograd.side_by_side_gap(4, 2) == 0
+    rng = np.random.default_rng(1)
+    images = rng.standard_normal((3, 2, 4, 4))
+    wide = winograd.side_by_side(images, gap=2)                         # (1, 2, 4, 16)
+    assert wide.shape == (1, 2, 4, 16) and not wide[0, :, :, 4::6].any() and not wide[0, :, :, 5::6].any()
+    np.testing.assert_array_equal(winograd.apart(wide, np.empty_like(images), gap=2), images)
+    assert winograd.tile_slots(4, 16) == 3 * winograd.tile_slots(4, 4)
+    x = rng.standard_normal((5, 24, 4, 4))
+    w = rng.standard_normal((6, 24, 3, 3))
+    b = rng.standard_normal(6)
+    dout = rng.standard_normal((5, 6, 4, 4))
+
+    def forward_backward():                     # out, dx, dw, db
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        out = F.conv2d(xt, wt, bt, stride=1, padding=1)
+        out.backward(dout)
+        return out, [out.data, xt.grad, wt.grad, bt.grad]
+    out, got = forward_backward()
+    assert out.ctx.winograd                     # 24 channels, 16 pixels: the Winograd road
+    with minicnn.plain():
+        _, want = forward_backward()
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
