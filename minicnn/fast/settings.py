@@ -29,7 +29,9 @@ class Settings:
     # ... and output maps of this many pixels or more: a 3x3 map (vgg_bn_net's last) would
     # be computed as a 4x4, and the wide im2col is 1.4x faster there
     winograd_min_pixels: int = 16
-    # Winograd lays even-width maps up to this wide side by side (fast/winograd.py)
+    # Winograd transforms a tile's images side by side, as one wide image: always for odd
+    # widths (one zero column shared between neighbours saves slots), and for even widths
+    # up to this (longer rows for the transforms; wider maps lose more to the copies)
     side_by_side_max_width: int = 8
     # an im2col convolution whose output maps have fewer pixels than this multiplies the
     # columns of all a tile's images in one product, not one product per image (fast/conv.py)

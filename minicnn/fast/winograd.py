@@ -151,7 +151,7 @@ def forward(x, w, bias, padding, min_share=1):
     def forward_share(n0, n1):                                # images n0:n1, on one core
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
-            # (T, C, H, W), or side by side (1, C, H, W') with W' = T*(W+1) - 1
+            # (T, C, H, W), or side by side (1, C, H, W') with W' = T*(W+gap) - gap
             images = side_by_side(x[t0:t1], gap) if gap else x[t0:t1]
             out_width = images.shape[3] + 2 * padding - 2
             slots = len(images) * tile_slots(OH, out_width)   # at most T*Q
