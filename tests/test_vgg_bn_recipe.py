@@ -206,7 +206,7 @@ def test_vgg_bn_nets_groups_follow_the_recipe():
     net = MODELS["reference_net"]()
     assert [g["params"][0] for g in trainable_groups(reference, net)] == net.parameters()
     for name, kind in (("adam", optim.Adam), ("adamw", optim.AdamW)):
-        opt = make_optimizer(TrainConfig(optimizer=name, lr=0.01).resolved(), net)
+        opt = make_optimizer(TrainConfig(optimizer=name, lr=0.01, lookahead=False).resolved(), net)
         assert type(opt) is kind and opt.params == net.parameters() and opt.lr == 0.01
 
 

@@ -80,13 +80,11 @@ def _crop_and_flip(x, rng, pad=PAD, flip=None):
     dx = rng.integers(0, 2 * pad + 1, size=N)  # (N,) left column of each window in xp
     if flip is None:
         flip = rng.random(N) < 0.5              # (N,)
-    rows = dy[:, None] + np.arange(H)           # (N, H) rows of xp each output row reads
-    cols = dx[:, None] + np.arange(W)           # (N, W) columns of xp each output column reads
-    cols = np.where(flip[:, None], cols[:, ::-1], cols)  # a flip reads the columns right to left
-    # One gather for the whole batch: out[n, c, i, j] = xp[n, c, rows[n, i], cols[n, j]].
-    n = np.arange(N)[:, None, None, None]       # (N, 1, 1, 1)
-    c = np.arange(C)[None, :, None, None]       # (1, C, 1, 1)
-    return xp[n, c, rows[:, None, :, None], cols[:, None, None, :]]  # (N, C, H, W)
+    out = np.empty_like(x)                      # (N, C, H, W)
+    for n in range(N):                          # each image's window, read right to left if flipped
+        window = xp[n, :, dy[n]:dy[n] + H, dx[n]:dx[n] + W]
+        out[n] = window[:, :, ::-1] if flip[n] else window
+    return out
 
 
 def alternating_flips(n, seed, epoch):
