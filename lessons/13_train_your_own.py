@@ -7,9 +7,9 @@
 # and plots, for a whole (small) run of the mlp. Then we look at what the few minutes of
 # training did to the weights, with the pictures of lessons 2 and 3.
 #
-# The full run behind the shipped weights is one command (about two hours on 2 cores):
+# The full run behind the shipped weights is one command (about 11 minutes on 2 cores):
 #
-#     minicnn train --model reference_net --epochs 20 --out runs/ref
+#     minicnn train --model reference_net --epochs 15 --out runs/ref
 #
 # and its result opens with `minicnn.models.open_model("runs/ref/model.npz")`: put that in
 # place of `pretrained("reference_net")` in any lesson to explain your own network.
@@ -148,8 +148,8 @@ _common.save(fig, args.out / "my_mlp_hidden_units.png")
 #   confident guesses, mostly wrong. Within a few dozen steps it falls below, and the test
 #   accuracy leaves chance (10%). Batches differ, so one batch's loss is noisy: look at
 #   the trend.
-# - Training speed in images per second: multiply out how long 20 epochs of 50,000 images
-#   take, and you know why the shipped weights came from a long run.
+# - Training speed in images per second: multiply out how long 15 epochs of 50,000 images
+#   take, and you know why the shipped weights came from a longer run than this one.
 # - The first-layer weights moved by a small fraction of their size; the pictures look
 #   much as before and the correlation with the start stays close to 1. The structure of
 #   well-trained filters (lesson 2) takes thousands of steps.
