@@ -89,6 +89,28 @@ def triangle(step, total, start=0.2, peak=0.23, end=0.07):
     return 1 + (end - 1) * (step - top) / (total - top)
 
 
+def shifted(torch, padded, shift=2):
+    """Each image of padded (N, 3, 32 + 2*shift, 32 + 2*shift) cut at a random offset of up to
+    `shift` pixels each way -> (N, 3, 32, 32); one mask per offset."""
+    size = padded.shape[-1] - 2 * shift
+    dy, dx = torch.randint(0, 2 * shift + 1, (2, len(padded)))   # (N,) each
+    images = torch.empty(padded.shape[:2] + (size, size), dtype=padded.dtype)
+    for a in range(2 * shift + 1):
+        for b in range(2 * shift + 1):
+            pick = (dy == a) & (dx == b)
+            images[pick] = padded[pick, :, a:a + size, b:b + size]
+    return images
+
+
+def lookahead(state, slow, decay):
+    """slow = decay * slow + (1 - decay) * fast, then fast = slow, for every float tensor of a
+    state dict (weights and BatchNorm's running statistics); decay 1 copies slow back."""
+    for name, t in state.items():
+        if t.dtype.is_floating_point:
+            slow[name].lerp_(t, 1 - decay)
+            t.copy_(slow[name])
+
+
 def accuracy(torch, net, x, y, tta):
     """Test accuracy in eval mode; tta 0: plain, 1: with the mirror image, 2: and shifted by a
     pixel up-left and down-right (reflection padding), as airbench weighs them."""
@@ -106,8 +128,8 @@ def accuracy(torch, net, x, y, tta):
             out = logits(z) if tta == 0 else mirrored(z)
             if tta == 2:
                 padded = torch.nn.functional.pad(z, (1,) * 4, mode="reflect")
-                shifted = 0.5 * mirrored(padded[:, :, :32, :32]) + 0.5 * mirrored(padded[:, :, 2:, 2:])
-                out = 0.5 * out + 0.5 * shifted
+                up_left, down_right = padded[:, :, :32, :32], padded[:, :, 2:, 2:]
+                out = 0.5 * out + 0.25 * mirrored(up_left) + 0.25 * mirrored(down_right)
             correct += int((out.argmax(1) == y[i:i + 1000]).sum())
     net.train()
     return correct / len(x)
@@ -142,8 +164,8 @@ def main():
     norm_biases = [m.bias for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     others = [p for p in net.parameters()
               if p.requires_grad and all(p is not b for b in norm_biases)]
-    opt = torch.optim.SGD([{"params": norm_biases, "lr": lr * BIAS_SCALE,
-                            "weight_decay": decay / (lr * BIAS_SCALE)},
+    bias_lr = lr * BIAS_SCALE                           # the decay per step stays lr x wd
+    opt = torch.optim.SGD([{"params": norm_biases, "lr": bias_lr, "weight_decay": decay / bias_lr},
                            {"params": others, "lr": lr, "weight_decay": decay / lr}],
                           momentum=MOMENTUM, nesterov=True)
     per_epoch = len(train_x) // BATCH                   # the last partial batch is dropped
@@ -157,12 +179,7 @@ def main():
     slow, step, start = None, 0, time.perf_counter()
     for epoch in range(math.ceil(args.epochs)):
         net[0].bias.requires_grad = epoch < 3
-        dy, dx = torch.randint(0, 5, (2, len(train_x)))
-        images = torch.empty_like(train_x)
-        for a in range(5):                              # the 25 shifts, a mask each
-            for b in range(5):
-                pick = (dy == a) & (dx == b)
-                images[pick] = padded[pick, :, a:a + 32, b:b + 32]
+        images = shifted(torch, padded)                 # (50000, 3, 32, 32)
         if epoch % 2:
             images = images.flip(-1)
         order = torch.randperm(len(train_x))
@@ -178,19 +195,14 @@ def main():
                 state = net.state_dict()
                 if slow is None:
                     slow = {name: t.clone() for name, t in state.items()}
-                decay_now = 0.95 ** 5 * (step / total) ** 3
-                for name, t in state.items():
-                    if t.dtype.is_floating_point:
-                        slow[name].lerp_(t, 1 - decay_now)
-                        t.copy_(slow[name])
+                lookahead(state, slow, decay=0.95 ** 5 * (step / total) ** 3)
             if step >= total:
                 break
         if slow is not None:                            # the slow weights after every epoch
-            for name, t in net.state_dict().items():
-                if t.dtype.is_floating_point:
-                    t.copy_(slow[name])
-        print(json.dumps({"epoch": epoch + 1, "test_accuracy": accuracy(torch, net, test_x, test_y, 0),
-                          "minutes": round((time.perf_counter() - start) / 60, 1)}), flush=True)
+            lookahead(net.state_dict(), slow, decay=1.0)
+        minutes = round((time.perf_counter() - start) / 60, 1)
+        print(json.dumps({"epoch": epoch + 1, "minutes": minutes,
+                          "test_accuracy": accuracy(torch, net, test_x, test_y, 0)}), flush=True)
     print(json.dumps({f"test_accuracy_tta{level}": accuracy(torch, net, test_x, test_y, level)
                       for level in (0, 1, 2)}), flush=True)
 
