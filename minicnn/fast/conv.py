@@ -46,11 +46,12 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
     ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
+    ctx.form = winograd.choose_form(W, OW, padding) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
     with one_blas_thread():
         if ctx.winograd:
-            out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share)
+            out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share, ctx.form)
             return out                                  # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
@@ -82,7 +83,7 @@ def conv2d_backward(ctx, dout):
     with one_blas_thread():
         if ctx.winograd:
             return winograd.backward(ctx.x, ctx.U, dout, p, ctx.min_share,
-                                     need_dx, need_dw, need_db)
+                                     need_dx, need_dw, need_db, ctx.form)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
         wide = OH * OW < settings().wide_columns_below

@@ -29,6 +29,11 @@ class Settings:
     # ... and output maps of this many pixels or more: a 3x3 map (vgg_bn_net's last) would
     # be computed as a 4x4, and the wide im2col is 1.4x faster there
     winograd_min_pixels: int = 16
+    # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
+    # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers
+    # (fast/kernels/winograd4.py); narrower maps keep F(2x2, 3x3), whose 4x4 tiles waste
+    # less on maps that do not divide into 4x4 blocks, and which can go side by side
+    winograd_4x4_min_width: int = 16
     # Winograd transforms a tile's images side by side, as one wide image: always for odd
     # widths (one zero column shared between neighbours saves slots), and for even widths
     # up to this (longer rows for the transforms; wider maps lose more to the copies)

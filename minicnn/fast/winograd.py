@@ -49,40 +49,64 @@ errors grow several times, and on our 2-core machine its bigger transforms
 cost about as much time as its smaller matrix multiplies saved: we tried it,
 and the training step was no faster.
 """
+from typing import Callable, NamedTuple
+
 import numpy as np
 
-from minicnn.fast.kernels.winograd import (tile_grid, winograd_input, winograd_input_adjoint,
-                                           winograd_output, winograd_output_adjoint)
+from minicnn.fast.kernels import winograd as f2, winograd4 as f4
+from minicnn.fast.kernels.naive import G, G4
 from minicnn.fast.parallel import for_each_share, tiles
 from minicnn.fast.settings import settings
 
-G = np.array([[1.0, 0.0, 0.0],
-              [0.5, 0.5, 0.5],
-              [0.5, -0.5, 0.5],
-              [0.0, 0.0, 1.0]])
-G_KRON_G = np.kron(G, G)    # (16, 9): (G g G^T).ravel() = G_KRON_G @ g.ravel() for a 3x3 g
+
+class Form(NamedTuple):
+    """One of Winograd's algorithms F(m x m, 3x3): m x m outputs from each (m+2) x (m+2) tile,
+    by k = (m+2)^2 matrix multiplies, and the kernels that transform its tiles."""
+    m: int
+    k: int                      # positions in a tile: the number of matrix multiplies
+    G_kron_G: np.ndarray        # (k, 9): (G g G^T).ravel() = G_kron_G @ g.ravel() for a 3x3 g
+    tile_grid: Callable         # (OH, OW) -> (TH, K): rows of tiles, slots per row
+    input: Callable             # x -> V, and its adjoint
+    input_adjoint: Callable
+    output: Callable            # M -> out, and its adjoint
+    output_adjoint: Callable
 
 
-def transform_filters(w):
-    """w (F, C, 3, 3) -> U (16, F, C): G g G^T for every filter g, one (F, C) matrix per k."""
+F2 = Form(2, 16, np.kron(G, G), f2.tile_grid, f2.winograd_input, f2.winograd_input_adjoint,
+          f2.winograd_output, f2.winograd_output_adjoint)
+F4 = Form(4, 36, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd4_input_adjoint,
+          f4.winograd4_output, f4.winograd4_output_adjoint)
+
+
+def choose_form(W, OW, padding):
+    """F(4x4, 3x3) for output maps at least settings().winograd_4x4_min_width wide, unless
+    the images go side by side (side_by_side_gap: odd widths, small maps); else F(2x2, 3x3)."""
+    if OW >= settings().winograd_4x4_min_width and not side_by_side_gap(W, padding):
+        return F4
+    return F2
+
+
+def transform_filters(w, form=F2):
+    """w (F, C, 3, 3) -> U (k, F, C): G g G^T for every filter g, one (F, C) matrix per
+    position of a tile (k = 16 for F(2x2, 3x3), 36 for F(4x4, 3x3))."""
     F, C = w.shape[:2]
-    U = G_KRON_G.astype(w.dtype) @ w.reshape(F * C, 9).T        # (16, F*C)
-    return U.reshape(16, F, C)
+    U = form.G_kron_G.astype(w.dtype) @ w.reshape(F * C, 9).T   # (k, F*C)
+    return U.reshape(form.k, F, C)
 
 
-def transform_filters_adjoint(dU):
-    """dU (16, F, C) -> dw (F, C, 3, 3): G^T du G for every du, the adjoint of transform_filters."""
+def transform_filters_adjoint(dU, form=F2):
+    """dU (k, F, C) -> dw (F, C, 3, 3): G^T du G for every du, the adjoint of transform_filters."""
     _, F, C = dU.shape
-    dw = G_KRON_G.T.astype(dU.dtype) @ dU.reshape(16, F * C)    # (9, F*C)
+    dw = form.G_kron_G.T.astype(dU.dtype) @ dU.reshape(form.k, F * C)   # (9, F*C)
     return dw.T.reshape(F, C, 3, 3)
 
 
-def buffers(n, C, F, Q, dtype):
-    """Empty flat buffers for V (16, C, T*Q) and M (16, F, T*Q), for T of n images at
+def buffers(n, C, F, Q, dtype, form=F2):
+    """Empty flat buffers for V (k, C, T*Q) and M (k, F, T*Q), for T of n images at
     a time: as many as fit in settings().tile_bytes, at least one."""
-    one_image = 16 * (C + F) * Q * np.dtype(dtype).itemsize
+    one_image = form.k * (C + F) * Q * np.dtype(dtype).itemsize
     T = max(1, min(n, settings().tile_bytes // one_image))
-    return np.empty(T * 16 * C * Q, dtype), np.empty(T * 16 * F * Q, dtype)
+    return np.empty(T * form.k * C * Q, dtype), np.empty(T * form.k * F * Q, dtype)
 
 
 def side_by_side_gap(W, padding):
@@ -119,84 +143,83 @@ def apart(wide, images, gap=1):
     return images
 
 
-def tile_slots(OH, OW):
+def tile_slots(OH, OW, form=F2):
     """The tile slots of one OH x OW output map: TH rows of K (kernels/winograd.py tile_grid)."""
-    TH, K = tile_grid(OH, OW)
+    TH, K = form.tile_grid(OH, OW)
     return TH * K
 
 
-def leading(buffer, rows, columns):
-    """The start of a flat buffer as a contiguous (16, rows, columns) array."""
-    return buffer[:16 * rows * columns].reshape(16, rows, columns)
+def leading(buffer, rows, columns, form=F2):
+    """The start of a flat buffer as a contiguous (k, rows, columns) array."""
+    return buffer[:form.k * rows * columns].reshape(form.k, rows, columns)
 
 
-def forward(x, w, bias, padding, min_share=1):
+def forward(x, w, bias, padding, min_share=1, form=F2):
     """
     Inputs:
     - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
     - bias: (F,) or None; padding: an integer; min_share: images per core at least
-    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and U (16, F, C)
+    - form: F2 or F4, Winograd's F(2x2, 3x3) or F(4x4, 3x3)
+    Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and U (k, F, C)
     the transformed filters (the backward uses them again)
     """
     N, C, H, W = x.shape
     F = w.shape[0]
     OH, OW = H + 2 * padding - 2, W + 2 * padding - 2
-    TH, K = tile_grid(OH, OW)
-    Q = TH * K                                                # tile slots per image
-    U = transform_filters(w)                                  # (16, F, C)
+    Q = tile_slots(OH, OW, form)                              # tile slots per image
+    U = transform_filters(w, form)                            # (k, F, C)
     bias = np.zeros(F, dtype=w.dtype) if bias is None else bias
     out = np.empty((N, F, OH, OW), dtype=w.dtype)
-    gap = side_by_side_gap(W, padding)
+    gap = side_by_side_gap(W, padding) if form is F2 else 0
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
-        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype)
-        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype, form)
+        for t0, t1 in tiles(n0, n1, len(V_buffer) // (form.k * C * Q)):
             # (T, C, H, W), or side by side (1, C, H, W') with W' = T*(W+gap) - gap
             images = side_by_side(x[t0:t1], gap) if gap else x[t0:t1]
             out_width = images.shape[3] + 2 * padding - 2
-            slots = len(images) * tile_slots(OH, out_width)   # at most T*Q
-            V = leading(V_buffer, C, slots)                   # (16, C, slots)
-            M = leading(M_buffer, F, slots)                   # (16, F, slots)
-            winograd_input(images, padding, V)
+            slots = len(images) * tile_slots(OH, out_width, form)   # at most T*Q
+            V = leading(V_buffer, C, slots, form)             # (k, C, slots)
+            M = leading(M_buffer, F, slots, form)             # (k, F, slots)
+            form.input(images, padding, V)
             np.matmul(U, V, out=M)
             if gap:                                           # (1, F, OH, W') -> (T, F, OH, OW)
                 wide = np.empty((1, F, OH, out_width), dtype=w.dtype)
-                apart(winograd_output(M, bias, wide), out[t0:t1], gap)
+                apart(form.output(M, bias, wide), out[t0:t1], gap)
             else:
-                winograd_output(M, bias, out[t0:t1])          # (T, F, OH, OW)
+                form.output(M, bias, out[t0:t1])              # (T, F, OH, OW)
     for_each_share(N, forward_share, min_share)
     return out, U
 
 
-def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db):
+def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2):
     """
     Inputs:
     - x, U: the forward's input (needed for dw only) and transformed filters
-    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding, min_share: as in forward
+    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding, min_share, form: as in forward
     Returns dx (N, C, H, W), dw (F, C, 3, 3), db (F,); None for those not needed
     """
     N, F, OH, OW = dout.shape
     C, H, W = U.shape[2], OH - 2 * padding + 2, OW - 2 * padding + 2
-    TH, K = tile_grid(OH, OW)
-    Q = TH * K
+    Q = tile_slots(OH, OW, form)
     dx = np.empty((N, C, H, W), dtype=U.dtype) if need_dx else None
-    gap = side_by_side_gap(W, padding)
+    gap = side_by_side_gap(W, padding) if form is F2 else 0
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
-        dU = np.zeros((16, F, C), dtype=U.dtype)              # summed over n0:n1
+        dU = np.zeros((form.k, F, C), dtype=U.dtype)          # summed over n0:n1
         db = np.zeros(F, dtype=U.dtype)
-        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype)
-        for t0, t1 in tiles(n0, n1, len(V_buffer) // (16 * C * Q)):
+        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype, form)
+        for t0, t1 in tiles(n0, n1, len(V_buffer) // (form.k * C * Q)):
             # (T, F, OH, OW), or side by side (1, F, OH, W'): the outputs between the
             # images get no gradient, and the input columns between them give dx nothing
             g = side_by_side(dout[t0:t1], gap) if gap else dout[t0:t1]
-            slots = len(g) * tile_slots(OH, g.shape[3])       # at most T*Q
-            scratch = leading(V_buffer, C, slots)             # (16, C, slots)
-            dM = leading(M_buffer, F, slots)                  # (16, F, slots)
-            winograd_output_adjoint(g, dM)
+            slots = len(g) * tile_slots(OH, g.shape[3], form)   # at most T*Q
+            scratch = leading(V_buffer, C, slots, form)       # (k, C, slots)
+            dM = leading(M_buffer, F, slots, form)            # (k, F, slots)
+            form.output_adjoint(g, dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
                 images = side_by_side(x[t0:t1], gap) if gap else x[t0:t1]
-                V = winograd_input(images, padding, scratch)
+                V = form.input(images, padding, scratch)
                 dU += np.matmul(dM, V.transpose(0, 2, 1))
             if need_db:
                 db += dout[t0:t1].sum(axis=(0, 2, 3))
@@ -204,12 +227,12 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db):
                 dV = np.matmul(U.transpose(0, 2, 1), dM, out=scratch)
                 if gap:                                       # (1, C, H, W') -> (T, C, H, W)
                     wide = np.empty((1, C, H, g.shape[3]), dtype=U.dtype)
-                    apart(winograd_input_adjoint(dV, padding, wide), dx[t0:t1], gap)
+                    apart(form.input_adjoint(dV, padding, wide), dx[t0:t1], gap)
                 else:
-                    winograd_input_adjoint(dV, padding, dx[t0:t1])
+                    form.input_adjoint(dV, padding, dx[t0:t1])
         return dU, db
 
     shares = for_each_share(N, backward_share, min_share)
-    dw = transform_filters_adjoint(sum(dU for dU, _ in shares)) if need_dw else None
+    dw = transform_filters_adjoint(sum(dU for dU, _ in shares), form) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db

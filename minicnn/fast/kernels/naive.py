@@ -4,9 +4,10 @@ They are slow and that is the point: each one states what the fast kernel
 must compute, differently enough that a shared bug is unlikely. The tests
 compare every kernel with its twin on random shapes.
 
-The Winograd twins (F(2x2, 3x3), see kernels/winograd.py) write each tile
-transform as the matrix products of the paper, BT @ d @ BT.T and AT @ m @ AT.T,
-one 4x4 tile at a time, where the fast kernels spell out the additions.
+The Winograd twins (F(2x2, 3x3) and F(4x4, 3x3), see kernels/winograd.py and
+kernels/winograd4.py) write each tile transform as the matrix products of the paper,
+BT @ d @ BT.T and AT @ m @ AT.T, one tile at a time, where the fast kernels spell out
+the additions.
 """
 import numpy as np
 
@@ -90,8 +91,10 @@ def maxpool_backward_naive(dout, switches, H, W):
     return dx
 
 
-# Winograd's F(2x2, 3x3) (Lavin & Gray 2016, eq. 8): a 3x3 filter g on a 4x4 input tile d
-# gives the tile's 2x2 block of outputs  AT @ [(G @ g @ G.T) * (BT @ d @ BT.T)] @ AT.T.
+# Winograd's F(m x m, 3x3) (Lavin & Gray 2016, eq. 7-8): a 3x3 filter g on an n x n input
+# tile d (n = m + 2) gives the tile's m x m block of outputs
+#     AT @ [(G @ g @ G.T) * (BT @ d @ BT.T)] @ AT.T.
+# F(2x2, 3x3): kernels/winograd.py; F(4x4, 3x3): kernels/winograd4.py.
 BT = np.array([[1, 0, -1, 0],
                [0, 1, 1, 0],
                [0, -1, 1, 0],
@@ -103,66 +106,94 @@ G = np.array([[1, 0, 0],
 AT = np.array([[1, 1, 1, 0],
                [0, 1, -1, -1]], dtype=np.float64)        # (2, 4) output transform
 
+# F(4x4, 3x3), from the interpolation points 0, 1, -1, 2, -2 and infinity
+BT4 = np.array([[4, 0, -5, 0, 1, 0],
+                [0, -4, -4, 1, 1, 0],
+                [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0],
+                [0, 4, 0, -5, 0, 1]], dtype=np.float64)   # (6, 6)
+G4 = np.array([[1 / 4, 0, 0],
+               [-1 / 6, -1 / 6, -1 / 6],
+               [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6],
+               [0, 0, 1]], dtype=np.float64)             # (6, 3)
+AT4 = np.array([[1, 1, 1, 1, 1, 0],
+                [0, 1, -1, 2, -2, 0],
+                [0, 1, 1, 4, 4, 0],
+                [0, 1, -1, 8, -8, 1]], dtype=np.float64)  # (4, 6)
 
-def winograd_tiles(size, padding):
-    """Tiles along one side: enough 2x2 output blocks to cover OH = size + 2*padding - 2."""
-    return -(-(size + 2 * padding - 2) // 2)                  # ceil(OH / 2)
+WINOGRAD = {2: (BT, G, AT), 4: (BT4, G4, AT4)}           # m -> (BT, G, AT)
 
 
-def winograd_input_naive(x, padding):
-    """x (N, C, H, W) -> V (16, C, N*TH*TW): BT @ d @ BT.T for every 4x4 tile d of the
-    padded image, tile (ty, tx) starting at row 2*ty, column 2*tx."""
+def winograd_tiles(size, padding, m=2):
+    """Tiles along one side: enough m x m output blocks to cover OH = size + 2*padding - 2."""
+    return -(-(size + 2 * padding - 2) // m)                  # ceil(OH / m)
+
+
+def winograd_input_naive(x, padding, m=2):
+    """x (N, C, H, W) -> V (n*n, C, N*TH*TW): BT @ d @ BT.T for every n x n tile d of the
+    padded image (n = m + 2), tile (ty, tx) starting at row m*ty, column m*tx."""
+    BT = WINOGRAD[m][0]
+    n = m + 2
     N, C, H, W = x.shape
-    TH, TW = winograd_tiles(H, padding), winograd_tiles(W, padding)
-    # pad to 2*TH + 2 rows and 2*TW + 2 columns, so the last tiles are whole
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, 2 * TH + 2 - H - padding),
-                    (padding, 2 * TW + 2 - W - padding)))
-    V = np.zeros((16, C, N * TH * TW), dtype=x.dtype)
-    for n in range(N):
+    TH, TW = winograd_tiles(H, padding, m), winograd_tiles(W, padding, m)
+    # pad to m*TH + 2 rows and m*TW + 2 columns, so the last tiles are whole
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, m * TH + 2 - H - padding),
+                    (padding, m * TW + 2 - W - padding)))
+    V = np.zeros((n * n, C, N * TH * TW), dtype=x.dtype)
+    for i in range(N):
         for c in range(C):
             for ty in range(TH):
                 for tx in range(TW):
-                    d = xp[n, c, 2 * ty:2 * ty + 4, 2 * tx:2 * tx + 4]       # (4, 4)
-                    V[:, c, (n * TH + ty) * TW + tx] = (BT @ d @ BT.T).reshape(16)
+                    d = xp[i, c, m * ty:m * ty + n, m * tx:m * tx + n]       # (n, n)
+                    V[:, c, (i * TH + ty) * TW + tx] = (BT @ d @ BT.T).reshape(n * n)
     return V
 
 
-def winograd_input_adjoint_naive(dV, padding, N, C, H, W):
-    """dV (16, C, N*TH*TW) -> dx (N, C, H, W): add BT.T @ dv @ BT onto every tile's 4x4
+def winograd_input_adjoint_naive(dV, padding, N, C, H, W, m=2):
+    """dV (n*n, C, N*TH*TW) -> dx (N, C, H, W): add BT.T @ dv @ BT onto every tile's n x n
     window of a padded canvas, then crop the padding."""
-    TH, TW = winograd_tiles(H, padding), winograd_tiles(W, padding)
-    dxp = np.zeros((N, C, 2 * TH + 2, 2 * TW + 2), dtype=dV.dtype)   # holds the padded image
-    for n in range(N):
+    BT = WINOGRAD[m][0]
+    n = m + 2
+    TH, TW = winograd_tiles(H, padding, m), winograd_tiles(W, padding, m)
+    dxp = np.zeros((N, C, m * TH + 2, m * TW + 2), dtype=dV.dtype)   # holds the padded image
+    for i in range(N):
         for c in range(C):
             for ty in range(TH):
                 for tx in range(TW):
-                    dv = dV[:, c, (n * TH + ty) * TW + tx].reshape(4, 4)
-                    dxp[n, c, 2 * ty:2 * ty + 4, 2 * tx:2 * tx + 4] += BT.T @ dv @ BT
+                    dv = dV[:, c, (i * TH + ty) * TW + tx].reshape(n, n)
+                    dxp[i, c, m * ty:m * ty + n, m * tx:m * tx + n] += BT.T @ dv @ BT
     return dxp[:, :, padding:padding + H, padding:padding + W]
 
 
-def winograd_output_naive(M, N, TH, TW):
-    """M (16, F, N*TH*TW) -> out (N, F, 2*TH, 2*TW): AT @ m @ AT.T for every tile's 4x4 m."""
+def winograd_output_naive(M, N, TH, TW, m=2):
+    """M (n*n, F, N*TH*TW) -> out (N, F, m*TH, m*TW): AT @ mt @ AT.T for every tile's n x n mt."""
+    AT = WINOGRAD[m][2]
+    n = m + 2
     F = M.shape[1]
-    out = np.zeros((N, F, 2 * TH, 2 * TW), dtype=M.dtype)
-    for n in range(N):
+    out = np.zeros((N, F, m * TH, m * TW), dtype=M.dtype)
+    for i in range(N):
         for f in range(F):
             for ty in range(TH):
                 for tx in range(TW):
-                    m = M[:, f, (n * TH + ty) * TW + tx].reshape(4, 4)
-                    out[n, f, 2 * ty:2 * ty + 2, 2 * tx:2 * tx + 2] = AT @ m @ AT.T
+                    mt = M[:, f, (i * TH + ty) * TW + tx].reshape(n, n)
+                    out[i, f, m * ty:m * ty + m, m * tx:m * tx + m] = AT @ mt @ AT.T
     return out
 
 
-def winograd_output_adjoint_naive(dout):
-    """dout (N, F, 2*TH, 2*TW) -> dM (16, F, N*TH*TW): AT.T @ g @ AT for every 2x2 block g."""
-    N, F, OH2, OW2 = dout.shape
-    TH, TW = OH2 // 2, OW2 // 2
-    dM = np.zeros((16, F, N * TH * TW), dtype=dout.dtype)
-    for n in range(N):
+def winograd_output_adjoint_naive(dout, m=2):
+    """dout (N, F, m*TH, m*TW) -> dM (n*n, F, N*TH*TW): AT.T @ g @ AT for every m x m block g."""
+    AT = WINOGRAD[m][2]
+    n = m + 2
+    N, F, OHm, OWm = dout.shape
+    TH, TW = OHm // m, OWm // m
+    dM = np.zeros((n * n, F, N * TH * TW), dtype=dout.dtype)
+    for i in range(N):
         for f in range(F):
             for ty in range(TH):
                 for tx in range(TW):
-                    g = dout[n, f, 2 * ty:2 * ty + 2, 2 * tx:2 * tx + 2]     # (2, 2)
-                    dM[:, f, (n * TH + ty) * TW + tx] = (AT.T @ g @ AT).reshape(16)
+                    g = dout[i, f, m * ty:m * ty + m, m * tx:m * tx + m]     # (m, m)
+                    dM[:, f, (i * TH + ty) * TW + tx] = (AT.T @ g @ AT).reshape(n * n)
     return dM
