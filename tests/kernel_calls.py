@@ -9,12 +9,7 @@ from hypothesis import strategies as st
 from minicnn.fast.kernels.im2col import col2im, im2col
 from minicnn.fast.kernels.naive import winograd_tiles
 from minicnn.fast.kernels.pool import maxpool_backward, maxpool_forward
-from minicnn.fast.kernels.winograd import (
-    winograd_input,
-    winograd_input_adjoint,
-    winograd_output,
-    winograd_output_adjoint,
-)
+from minicnn.fast.winograd import F2, F4
 from minicnn.ops.checks import conv_output_size
 
 window_shapes = dict(
@@ -53,49 +48,53 @@ def fast_maxpool_backward(dout, switches, H, W):
     return maxpool_backward(dout, switches, dx).reshape(N, C, H, W)
 
 
+# The Winograd kernels of F(m x m, 3x3), m = 2 or 4: (k, R, slots) arrays, k = (m + 2)^2
+FORMS = {2: F2, 4: F4}
+
+
 def with_spares(A, N, TH, TW, spare):
-    """(16, R, N*TH*TW) in the twins' layout -> the kernels' (16, R, N*TH*(TW + 1)): each row
+    """(k, R, N*TH*TW) in the twins' layout -> the kernels' (k, R, N*TH*(TW + 1)): each row
     of tiles gets its spare slot (fast/kernels/winograd.py), filled with `spare`."""
-    R = A.shape[1]
-    slots = np.full((16, R, N, TH, TW + 1), spare, dtype=A.dtype)
-    slots[..., :TW] = A.reshape(16, R, N, TH, TW)
-    return slots.reshape(16, R, N * TH * (TW + 1))
+    k, R = A.shape[:2]
+    slots = np.full((k, R, N, TH, TW + 1), spare, dtype=A.dtype)
+    slots[..., :TW] = A.reshape(k, R, N, TH, TW)
+    return slots.reshape(k, R, N * TH * (TW + 1))
 
 
 def without_spares(A, N, TH, TW):
     """The kernels' layout -> the twins': drops the spare slots."""
-    R = A.shape[1]
-    return A.reshape(16, R, N, TH, TW + 1)[..., :TW].reshape(16, R, N * TH * TW)
+    k, R = A.shape[:2]
+    return A.reshape(k, R, N, TH, TW + 1)[..., :TW].reshape(k, R, N * TH * TW)
 
 
 def spares(A, N, TH, TW):
-    """The kernels' layout -> only the spare slots: (16, R, N, TH)."""
-    return A.reshape(16, A.shape[1], N, TH, TW + 1)[..., TW]
+    """The kernels' layout -> only the spare slots: (k, R, N, TH)."""
+    return A.reshape(A.shape[0], A.shape[1], N, TH, TW + 1)[..., TW]
 
 
-def fast_winograd_input(x, padding):
-    """The kernel's V, spare slots included: (16, C, N*TH*(TW + 1))."""
+def fast_winograd_input(x, padding, m=2):
+    """The kernel's V, spare slots included: (k, C, N*TH*(TW + 1))."""
     N, C, H, W = x.shape
-    slots = N * winograd_tiles(H, padding) * (winograd_tiles(W, padding) + 1)
-    V = np.full((16, C, slots), np.nan, dtype=x.dtype)                  # every entry must be written
-    return winograd_input(x, padding, V)
+    slots = N * winograd_tiles(H, padding, m) * (winograd_tiles(W, padding, m) + 1)
+    V = np.full(((m + 2) ** 2, C, slots), np.nan, dtype=x.dtype)        # every entry must be written
+    return FORMS[m].input(x, padding, V)
 
 
-def fast_winograd_input_adjoint(dV, padding, N, C, H, W):
+def fast_winograd_input_adjoint(dV, padding, N, C, H, W, m=2):
     """dV in the kernel's layout, spare slots included."""
     dx = np.full((N, C, H, W), np.nan, dtype=dV.dtype)                  # must be overwritten
-    return winograd_input_adjoint(dV, padding, dx)
+    return FORMS[m].input_adjoint(dV, padding, dx)
 
 
-def fast_winograd_output(M, bias, N, OH, OW):
+def fast_winograd_output(M, bias, N, OH, OW, m=2):
     """M in the kernel's layout, spare slots included."""
     out = np.full((N, M.shape[1], OH, OW), np.nan, dtype=M.dtype)       # must be overwritten
-    return winograd_output(M, bias, out)
+    return FORMS[m].output(M, bias, out)
 
 
-def fast_winograd_output_adjoint(dout):
+def fast_winograd_output_adjoint(dout, m=2):
     """The kernel's dM, spare slots included."""
     N, F, OH, OW = dout.shape
-    slots = N * ((OH + 1) // 2) * ((OW + 1) // 2 + 1)
-    dM = np.full((16, F, slots), np.nan, dtype=dout.dtype)              # must be overwritten
-    return winograd_output_adjoint(dout, dM)
+    slots = N * -(-OH // m) * (-(-OW // m) + 1)
+    dM = np.full(((m + 2) ** 2, F, slots), np.nan, dtype=dout.dtype)    # must be overwritten
+    return FORMS[m].output_adjoint(dout, dM)

@@ -257,3 +257,107 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
         _, want = forward_backward()
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+# Winograd's F(4x4, 3x3) (fast/kernels/winograd4.py): for maps at least winograd_4x4_min_width
+# wide that do not go side by side. The settings below send every shape there that can go.
+every_shape_by_f4 = dict(winograd_min_channels=1, winograd_min_pixels=1, winograd_4x4_min_width=1,
+                         side_by_side_max_width=1)
+
+
+def f4_expected(W, padding):
+    """Whether every_shape_by_f4 sends a W-wide input to F(4x4, 3x3): odd widths with padding 1
+    still go side by side, by F(2x2, 3x3)."""
+    return not (padding == 1 and W % 2)
+
+
+@settings(deadline=None, max_examples=30)
+@given(F_=st.integers(1, 3), bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+       N=st.integers(1, 3), C=st.integers(1, 3), H=st.integers(1, 11), W=st.integers(1, 11),
+       padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16))
+@example(N=2, C=2, F_=2, H=10, W=10, padding=1, bias=True, dtype=np.float32, seed=0)  # 3 tile rows, the last half used
+@example(N=1, C=1, F_=1, H=1, W=2, padding=1, bias=False, dtype=np.float64, seed=0)   # one tile, mostly padding
+@example(N=3, C=3, F_=1, H=9, W=7, padding=0, bias=True, dtype=np.float32, seed=0)
+def test_conv2d_by_winograd_4x4_matches_six_loops(N, C, F_, H, W, padding, bias, dtype, seed):
+    winograd_assume(H, W, padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F_, C, 3, 3)).astype(dtype)
+    b = rng.standard_normal(F_).astype(dtype) if bias else None
+    with fast.configure(**every_shape_by_f4):
+        out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None if b is None else Tensor(b),
+                       stride=1, padding=padding)
+    assert out.ctx.winograd and (out.ctx.form is winograd.F4) == f4_expected(W, padding)
+    assert out.dtype == dtype
+    expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
+    tolerance = 1e-11 if dtype == np.float64 else 1e-4                  # test_kernels_winograd.py says why
+    np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@settings(deadline=None, max_examples=20)
+@given(N=st.integers(1, 2), C=st.integers(1, 3), F_=st.integers(1, 3),
+       H=st.integers(1, 10), W=st.integers(1, 10), padding=st.integers(0, 2), bias=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+@example(N=2, C=2, F_=3, H=6, W=10, padding=1, bias=True, seed=0)
+@example(N=1, C=3, F_=1, H=9, W=6, padding=0, bias=True, seed=2)
+def test_conv2d_by_winograd_4x4_gradients(N, C, F_, H, W, padding, bias, seed):
+    """F(4x4, 3x3)'s backward is the true gradient of its forward (float64, centred differences)."""
+    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3))]
+    arrays += [rng.standard_normal(F_)] if bias else []
+
+    def conv(x, w, b=None):
+        out = F.conv2d(x, w, b, stride=1, padding=padding)
+        assert out.ctx is None or (out.ctx.form is winograd.F4) == f4_expected(W, padding)
+        return out
+    with fast.configure(**every_shape_by_f4):
+        check_gradients(conv, *arrays, seed=seed)
+
+
+@pytest.mark.parametrize("images_per_tile", [1, 2, 3])
+def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile):
+    """F(4x4, 3x3) transforms all of a tile's images in one pass along the rows (the spare slot
+    of one image reads the next one's first columns): forward and gradients must not depend
+    on where the tiles split the batch."""
+    rng = np.random.default_rng(0)
+    N, C, F_, H, W = 5, 3, 4, 6, 10                                     # 2 x 3 tiles per image
+    x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3)), rng.standard_normal(F_)
+    dout = rng.standard_normal((N, F_, H, W))
+
+    def run():
+        xt, wt, bt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+        out = F.conv2d(xt, wt, bt, stride=1, padding=1)
+        assert out.ctx.form is winograd.F4
+        out.backward(dout)
+        return out.data, xt.grad, wt.grad, bt.grad
+
+    with fast.configure(**every_shape_by_f4, workers=1):
+        whole = run()
+    slots = 2 * 4                                       # 2 rows of 3 tiles and a spare slot
+    one_image = 36 * (C + F_) * slots * 8               # V and M of one image, float64
+    with fast.configure(**every_shape_by_f4, workers=1, tile_bytes=images_per_tile * one_image):
+        V_buffer, _ = winograd.buffers(N, C, F_, slots, np.float64, winograd.F4)
+        assert len(V_buffer) == images_per_tile * 36 * C * slots      # the split under test
+        tiled = run()
+    for got, want in zip(tiled, whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("size, padding, form", [
+    (32, 1, "F4"),                      # the reference net's conv2: 32x32 maps
+    (16, 1, "F4"),                      # conv3, conv4: 16x16, settings().winograd_4x4_min_width
+    (18, 0, "F4"),                      # 16x16 maps without padding
+    (14, 1, "F2"),                      # narrower than 16
+    (15, 1, "F2"),                      # odd widths go side by side (vgg_bn_net's 15 and 31)
+    (31, 1, "F2"),
+    (8, 1, "F2"),                       # residual_net's 8x8: side by side
+])
+def test_conv2d_takes_the_winograd_4x4_road_by_default(size, padding, form):
+    assert fast.settings().winograd_4x4_min_width == 16, "the sizes above straddle it"
+    rng = np.random.default_rng(size)
+    x, w = rng.standard_normal((2, 24, size, size)), rng.standard_normal((3, 24, 3, 3))
+    out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None, stride=1, padding=padding)
+    assert out.ctx.winograd and out.ctx.form is getattr(winograd, form)
+    np.testing.assert_allclose(out.data, conv2d_naive(x, w, None, 1, padding), rtol=1e-10, atol=1e-10)
