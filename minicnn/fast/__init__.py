@@ -1,7 +1,7 @@
 """The fast route: a twin for each op of minicnn/ops/, with the same signature and results.
 
     conv.py       im2col by a compiled kernel, a few images at a time, per core
-    winograd.py   3x3 stride-1 convolutions by Winograd's F(2x2, 3x3)
+    winograd.py   3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) or F(4x4, 3x3)
     pool.py       max-pooling, 2x2 windows written out
     linear.py     the weight matrix shared between the cores
     relu.py       the ReLU rules as compiled loops

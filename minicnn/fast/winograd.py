@@ -1,4 +1,4 @@
-r"""3x3, stride-1 convolution by Winograd's F(2x2, 3x3) (Lavin & Gray 2016).
+r"""3x3, stride-1 convolution by Winograd's F(2x2, 3x3) or F(4x4, 3x3) (Lavin & Gray 2016).
 
 The same convolution as ops/conv.py's im2col, computed with 2.25x
 fewer multiplies. Each 2x2 block of outputs comes from a 4x4 tile d of the
@@ -43,11 +43,15 @@ Float32 rounding differs a little from im2col's (the transforms add and
 subtract before multiplying), by about 1e-6 relative: well below what
 training or the pictures can notice.
 
-Why not the larger F(4x4, 3x3), with 4x fewer multiplies than im2col? Its
-6x6 tiles need constants up to 8 and 1/24 in the transforms, so float32
-errors grow several times, and on our 2-core machine its bigger transforms
-cost about as much time as its smaller matrix multiplies saved: we tried it,
-and the training step was no faster.
+The larger F(4x4, 3x3) (kernels/winograd4.py) makes each 4x4 block of outputs
+from a 6x6 tile, with 4x fewer multiplies than im2col: 36 matrix multiplies instead
+of 16, each with a quarter of the columns. Its transforms need constants up to 8 and
+1/24, so float32 errors grow several times (still about 1e-6 of the largest output).
+It is used for maps at least 16 wide that do not go side by side (choose_form): the
+reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
+core pair (99.6 against 123.3 ms at batch 128, in one process; benchmarks/README.md).
+A Form names one algorithm and its kernels; forward and backward are the same steps
+for both, with k = 16 or 36 matrix multiplies.
 """
 from typing import Callable, NamedTuple
 
