@@ -27,7 +27,15 @@ tile (ty, tx) starts at row 4*ty, column 4*tx of the padded image and makes outp
 is stored as four planes of its rows (row 4*i + q in plane q), so the tile's six rows
 4*ty .. 4*ty + 5 are row ty of planes 0-3 and row ty + 1 of planes 0-1; its columns are
 split the same way into four phases. Every loop is again a flat one that LLVM vectorises.
-Each kernel has a plain twin in naive.py (winograd_input_naive(..., form=F4) and so on).
+
+Two things differ from winograd.py, both for speed. A 6x6 tile has only about a quarter as
+many slots per image as F(2x2)'s 4x4 tiles (72 for a 32x32 map), too short for SIMD loops
+to pay for their set-up: so the passes along the rows run over the slots of all T images
+at once (V's columns for one channel are contiguous across images), and an image's last
+spare slot reads the next image's first columns, junk as before. And the constants 2, 4,
+5, 8 come in the arrays' dtype (constants()): a Python integer times a float32 element is
+a float64 in numba, which halved the SIMD width and made the transforms 2x slower.
+Each kernel has a plain twin in naive.py (winograd_input_naive(x, padding, m=4) and so on).
 """
 import numpy as np
 from numba import njit
