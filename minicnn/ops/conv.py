@@ -14,7 +14,7 @@ The backward is the same under every backward rule, guided backprop, the deconvn
 LRP's rules (conv2d_lrp, at the end) all send the signal down the transposed filters.
 
 This is the plain route (see minicnn/route.py); fast/conv.py and fast/winograd.py compute
-the same in small tiles, per core, and by Winograd's F(2x2, 3x3).
+the same in small tiles, per core, and by Winograd's F(2x2, 3x3) or F(4x4, 3x3).
 """
 import numpy as np
 
