@@ -41,8 +41,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 
 # What a model trains with when the config leaves a field at None: the fields the command line
 # has no option for. reference_net's takes four of airbench's parts, and no others: label
-# smoothing 0.1, Lookahead, 2-pixel shifts and alternating flips (83.15% in 15 epochs and
-# 11 minutes, against 82.99% in 20 epochs without them). residual_net's learns from Page's
+# smoothing 0.1, Lookahead, 2-pixel shifts and alternating flips (83.00-83.27% in 15 epochs
+# and 10-11 minutes, against 82.99% in 20 epochs without them). residual_net's learns from Page's
 # ResNet-9 (DAWNBench 2018) and Keller Jordan's airbench (2024): BatchNorm, Nesterov SGD, label
 # smoothing 0.2, a linear warm-up and decay, and a whitening-like start for the first layer
 # (init_whitening).
