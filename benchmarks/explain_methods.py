@@ -24,7 +24,7 @@ import minicnn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (  # noqa: E402
-    alternate, machine, random_images, reference_model, report, torch_or_none,
+    alternate, machine, maps_agree, random_images, reference_model, report, torch_or_none,
     torch_reference_net,
 )
 
@@ -106,7 +106,7 @@ def main():
                 sides["pytorch"] = theirs
                 a, b = sides["minicnn"](), theirs()
                 scale = np.abs(b).max()
-                if not np.allclose(a, b, rtol=1e-3, atol=2e-3 * scale):
+                if not maps_agree(a, b, rtol=1e-3, atol=2e-3 * scale):
                     raise SystemExit(f"explain_methods: {method} differs from Captum's by up to "
                                      f"{np.abs(a - b).max():.3g} (largest value {scale:.3g})")
             repeats = max(3, args.repeats // 3) if method == "ig" and batch > 8 else args.repeats

@@ -262,7 +262,7 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
 # Winograd's F(4x4, 3x3) (fast/kernels/winograd4.py): for maps at least winograd_4x4_min_width
 # wide that do not go side by side. The settings below send every shape there that can go.
 every_shape_by_f4 = dict(winograd_min_channels=1, winograd_min_pixels=1, winograd_4x4_min_width=1,
-                         side_by_side_max_width=1)
+                         winograd_4x4_min_images=1, side_by_side_max_width=1)
 
 
 def f4_expected(W, padding):
@@ -345,19 +345,22 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile):
     np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-11, atol=1e-11)
 
 
-@pytest.mark.parametrize("size, padding, form", [
-    (32, 1, "F4"),                      # the reference net's conv2: 32x32 maps
-    (16, 1, "F4"),                      # conv3, conv4: 16x16, settings().winograd_4x4_min_width
-    (18, 0, "F4"),                      # 16x16 maps without padding
-    (14, 1, "F2"),                      # narrower than 16
-    (15, 1, "F2"),                      # odd widths go side by side (vgg_bn_net's 15 and 31)
-    (31, 1, "F2"),
-    (8, 1, "F2"),                       # residual_net's 8x8: side by side
+@pytest.mark.parametrize("N, size, padding, form", [
+    (4, 32, 1, "F4"),                   # the reference net's conv2: 32x32 maps
+    (4, 16, 1, "F4"),                   # conv3, conv4: 16x16, settings().winograd_4x4_min_width
+    (4, 18, 0, "F4"),                   # 16x16 maps without padding
+    (3, 32, 1, "F2"),                   # fewer images than settings().winograd_4x4_min_images
+    (1, 16, 1, "F2"),                   # one image (a saliency map)
+    (4, 14, 1, "F2"),                   # narrower than 16
+    (4, 15, 1, "F2"),                   # odd widths go side by side (vgg_bn_net's 15 and 31)
+    (4, 31, 1, "F2"),
+    (4, 8, 1, "F2"),                    # residual_net's 8x8: side by side
 ])
-def test_conv2d_takes_the_winograd_4x4_road_by_default(size, padding, form):
+def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
     assert fast.settings().winograd_4x4_min_width == 16, "the sizes above straddle it"
+    assert fast.settings().winograd_4x4_min_images == 4, "and the batches this"
     rng = np.random.default_rng(size)
-    x, w = rng.standard_normal((2, 24, size, size)), rng.standard_normal((3, 24, 3, 3))
+    x, w = rng.standard_normal((N, 24, size, size)), rng.standard_normal((3, 24, 3, 3))
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None, stride=1, padding=padding)
     assert out.ctx.winograd and out.ctx.form is getattr(winograd, form)
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, None, 1, padding), rtol=1e-10, atol=1e-10)

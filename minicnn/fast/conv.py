@@ -14,7 +14,8 @@ works on its own share of the batch (fast/parallel.py).
 
 3x3 filters at stride 1 (most of the reference net) take a faster road to the same
 result: Winograd's F(2x2, 3x3), in fast/winograd.py, with 2.25x fewer multiplies, or on
-maps at least 16 wide its F(4x4, 3x3), with 4x fewer (winograd.choose_form). Other
+maps at least 16 wide (and batches of 4 or more) its F(4x4, 3x3), with 4x fewer
+(winograd.choose_form). Other
 shapes, and inputs with fewer than settings().winograd_min_channels channels (such as
 the first layer's RGB), use im2col: with so few channels to sum over, Winograd's 16 small
 matrix multiplies cost more than they save; so do maps under 4x4 (winograd_min_pixels).
@@ -47,7 +48,7 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
     ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
-    ctx.form = winograd.choose_form(W, OW, padding) if ctx.winograd else None
+    ctx.form = winograd.choose_form(N, W, OW, padding) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
     with one_blas_thread():

@@ -47,8 +47,8 @@ The larger F(4x4, 3x3) (kernels/winograd4.py) makes each 4x4 block of outputs
 from a 6x6 tile, with 4x fewer multiplies than im2col: 36 matrix multiplies instead
 of 16, each with a quarter of the columns. Its transforms need constants up to 8 and
 1/24, so float32 errors grow several times (still about 1e-6 of the largest output).
-It is used for maps at least 16 wide that do not go side by side (choose_form): the
-reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
+It is used for batches of 4 images or more whose maps are at least 16 wide and do not go
+side by side (choose_form): the reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
 core pair (99.6 against 123.3 ms at batch 128, in one process; benchmarks/README.md).
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
@@ -82,10 +82,12 @@ F4 = Form(4, 36, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd
           f4.winograd4_output, f4.winograd4_output_adjoint)
 
 
-def choose_form(W, OW, padding):
-    """F(4x4, 3x3) for output maps at least settings().winograd_4x4_min_width wide, unless
-    the images go side by side (side_by_side_gap: odd widths, small maps); else F(2x2, 3x3)."""
-    if OW >= settings().winograd_4x4_min_width and not side_by_side_gap(W, padding):
+def choose_form(N, W, OW, padding):
+    """F(4x4, 3x3) for a batch of at least settings().winograd_4x4_min_images images whose
+    output maps are at least settings().winograd_4x4_min_width wide, unless the images go side
+    by side (side_by_side_gap: odd widths, small maps); else F(2x2, 3x3)."""
+    if (N >= settings().winograd_4x4_min_images and OW >= settings().winograd_4x4_min_width
+            and not side_by_side_gap(W, padding)):
         return F4
     return F2
 
