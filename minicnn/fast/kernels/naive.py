@@ -91,7 +91,7 @@ def maxpool_backward_naive(dout, switches, H, W):
     return dx
 
 
-# Winograd's F(m x m, 3x3) (Lavin & Gray 2016, eq. 7-8): a 3x3 filter g on an n x n input
+# Winograd's F(m x m, 3x3) (Lavin & Gray 2016): a 3x3 filter g on an n x n input
 # tile d (n = m + 2) gives the tile's m x m block of outputs
 #     AT @ [(G @ g @ G.T) * (BT @ d @ BT.T)] @ AT.T.
 # F(2x2, 3x3): kernels/winograd.py; F(4x4, 3x3): kernels/winograd4.py.

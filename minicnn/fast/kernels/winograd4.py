@@ -3,8 +3,8 @@ r"""Winograd's F(4x4, 3x3): the tile transforms, forward and adjoint.
 The larger sibling of winograd.py's F(2x2, 3x3). Each 4x4 block of outputs comes
 from a 6x6 tile of the padded input, and costs 36 multiplies per channel in the
 transformed domain instead of 4*4*9 = 144 directly: 4x fewer, against F(2x2, 3x3)'s
-2.25x (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks", eq. 7-8,
-with interpolation points 0, 1, -1, 2, -2 and infinity):
+2.25x (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks", whose
+F(4x4, 3x3) takes the interpolation points 0, 1, -1, 2, -2 and infinity):
 
     B^T = [[4,  0, -5,  0, 1, 0],      G = [[ 1/4,     0,    0],     A^T = [[1, 1,  1, 1,  1, 0],
            [0, -4, -4,  1, 1, 0],           [-1/6,  -1/6, -1/6],            [0, 1, -1, 2, -2, 0],
