@@ -92,19 +92,28 @@ def winograd_assume(H, W, padding):
 @example(N=3, C=2, F_=2, H=7, W=5, padding=0, bias=False, dtype=np.float32, seed=0)   # odd OH, OW
 @example(N=2, C=3, F_=3, H=4, W=6, padding=2, bias=True, dtype=np.float64, seed=0)
 def test_conv2d_by_winograd_matches_six_loops(N, C, F_, H, W, padding, bias, dtype, seed):
+    out = winograd_against_six_loops(N, C, F_, H, W, padding, bias, dtype, seed,
+                                     1e-12 if dtype == np.float64 else 1e-5,
+                                     winograd_min_channels=1, winograd_min_pixels=1)
+    assert out.ctx.form is winograd.F2                                  # small maps
+
+
+def winograd_against_six_loops(N, C, F_, H, W, padding, bias, dtype, seed, tolerance, **configuration):
+    """A random 3x3 stride-1 convolution on the Winograd road (with `configuration` in force)
+    equals the direct six-loop sum to `tolerance`; returns its output."""
     winograd_assume(H, W, padding)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((F_, C, 3, 3)).astype(dtype)
     b = rng.standard_normal(F_).astype(dtype) if bias else None
-    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
+    with fast.configure(**configuration):
         out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None if b is None else Tensor(b),
                        stride=1, padding=padding)
     assert out.ctx.winograd                                             # the road under test
     assert out.dtype == dtype
     expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
-    tolerance = 1e-12 if dtype == np.float64 else 1e-5
     np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+    return out
 
 
 @pytest.mark.parametrize("images_per_tile", [1, 2, 3])
@@ -200,6 +209,13 @@ def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, winog
 def test_conv2d_by_winograd_gradients(N, C, F_, H, W, padding, bias, seed):
     """3x3 stride-1 filters through Winograd's F(2x2, 3x3) (every channel count here, not just
     C >= 24): its backward must be the true gradient of its forward."""
+    winograd_gradients(N, C, F_, H, W, padding, bias, seed, winograd.F2,
+                       winograd_min_channels=1, winograd_min_pixels=1)
+
+
+def winograd_gradients(N, C, F_, H, W, padding, bias, seed, form, **configuration):
+    """Centred differences (float64) against the backward of a random 3x3 stride-1
+    convolution by Winograd's `form`, with `configuration` in force."""
     assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3))]
@@ -207,9 +223,9 @@ def test_conv2d_by_winograd_gradients(N, C, F_, H, W, padding, bias, seed):
 
     def conv(x, w, b=None):
         out = F.conv2d(x, w, b, stride=1, padding=padding)
-        assert out.ctx is None or out.ctx.winograd                      # the road under test
+        assert out.ctx is None or (out.ctx.winograd and out.ctx.form is form)   # the road under test
         return out
-    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
+    with fast.configure(**configuration):
         check_gradients(conv, *arrays, seed=seed)
 
 
@@ -279,19 +295,10 @@ def f4_expected(W, padding):
 @example(N=1, C=1, F_=1, H=1, W=2, padding=1, bias=False, dtype=np.float64, seed=0)   # one tile, mostly padding
 @example(N=3, C=3, F_=1, H=9, W=7, padding=0, bias=True, dtype=np.float32, seed=0)
 def test_conv2d_by_winograd_4x4_matches_six_loops(N, C, F_, H, W, padding, bias, dtype, seed):
-    winograd_assume(H, W, padding)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    w = rng.standard_normal((F_, C, 3, 3)).astype(dtype)
-    b = rng.standard_normal(F_).astype(dtype) if bias else None
-    with fast.configure(**every_shape_by_f4):
-        out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None if b is None else Tensor(b),
-                       stride=1, padding=padding)
-    assert out.ctx.winograd and (out.ctx.form is winograd.F4) == f4_expected(W, padding)
-    assert out.dtype == dtype
-    expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
-    tolerance = 1e-11 if dtype == np.float64 else 1e-4                  # test_kernels_winograd.py says why
-    np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+    # test_kernels_winograd.py says why F(4x4, 3x3)'s tolerance is larger
+    out = winograd_against_six_loops(N, C, F_, H, W, padding, bias, dtype, seed,
+                                     1e-11 if dtype == np.float64 else 1e-4, **every_shape_by_f4)
+    assert (out.ctx.form is winograd.F4) == f4_expected(W, padding)
 
 
 @settings(deadline=None, max_examples=20)
@@ -302,17 +309,8 @@ def test_conv2d_by_winograd_4x4_matches_six_loops(N, C, F_, H, W, padding, bias,
 @example(N=1, C=3, F_=1, H=9, W=6, padding=0, bias=True, seed=2)
 def test_conv2d_by_winograd_4x4_gradients(N, C, F_, H, W, padding, bias, seed):
     """F(4x4, 3x3)'s backward is the true gradient of its forward (float64, centred differences)."""
-    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)
-    rng = np.random.default_rng(seed)
-    arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3))]
-    arrays += [rng.standard_normal(F_)] if bias else []
-
-    def conv(x, w, b=None):
-        out = F.conv2d(x, w, b, stride=1, padding=padding)
-        assert out.ctx is None or (out.ctx.form is winograd.F4) == f4_expected(W, padding)
-        return out
-    with fast.configure(**every_shape_by_f4):
-        check_gradients(conv, *arrays, seed=seed)
+    form = winograd.F4 if f4_expected(W, padding) else winograd.F2
+    winograd_gradients(N, C, F_, H, W, padding, bias, seed, form, **every_shape_by_f4)
 
 
 @pytest.mark.parametrize("images_per_tile", [1, 2, 3])
