@@ -76,7 +76,7 @@ def fast_winograd_input(x, padding, m=2):
     """The kernel's V, spare slots included: (k, C, N*TH*(TW + 1))."""
     N, C, H, W = x.shape
     slots = N * winograd_tiles(H, padding, m) * (winograd_tiles(W, padding, m) + 1)
-    V = np.full(((m + 2) ** 2, C, slots), np.nan, dtype=x.dtype)        # every entry must be written
+    V = np.full((FORMS[m].k, C, slots), np.nan, dtype=x.dtype)          # every entry must be written
     return FORMS[m].input(x, padding, V)
 
 
@@ -96,5 +96,5 @@ def fast_winograd_output_adjoint(dout, m=2):
     """The kernel's dM, spare slots included."""
     N, F, OH, OW = dout.shape
     slots = N * -(-OH // m) * (-(-OW // m) + 1)
-    dM = np.full(((m + 2) ** 2, F, slots), np.nan, dtype=dout.dtype)    # must be overwritten
+    dM = np.full((FORMS[m].k, F, slots), np.nan, dtype=dout.dtype)      # must be overwritten
     return FORMS[m].output_adjoint(dout, dM)

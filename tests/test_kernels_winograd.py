@@ -11,6 +11,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from kernel_calls import (
+    FORMS,
     fast_winograd_input,
     fast_winograd_input_adjoint,
     fast_winograd_output,
@@ -28,7 +29,7 @@ from minicnn.fast.kernels.naive import (
     winograd_output_naive,
     winograd_tiles,
 )
-from minicnn.fast.winograd import F2, F4, transform_filters, transform_filters_adjoint
+from minicnn.fast.winograd import transform_filters, transform_filters_adjoint
 
 both_forms = pytest.mark.parametrize("m", [2, 4])                      # F(2x2, 3x3), F(4x4, 3x3)
 
@@ -166,7 +167,7 @@ def test_winograd_output_and_its_adjoint_are_adjoint(m, N, F_, OH, OW, seed):
 def test_winograd_filters_are_G_g_GT(m, F_, C, dtype):
     G, k = WINOGRAD[m][1], (m + 2) ** 2
     w = np.random.default_rng(F_ * C).standard_normal((F_, C, 3, 3)).astype(dtype)
-    U = transform_filters(w, {2: F2, 4: F4}[m])                         # (k, F, C)
+    U = transform_filters(w, FORMS[m])                                  # (k, F, C)
     assert U.shape == (k, F_, C) and U.dtype == dtype
     tolerance = transform_tolerance(dtype, m)
     for f in range(F_):
@@ -178,7 +179,7 @@ def test_winograd_filters_are_G_g_GT(m, F_, C, dtype):
 @both_forms
 @pytest.mark.parametrize("F_, C", [(1, 1), (3, 2), (4, 5)])
 def test_winograd_filters_transform_and_its_adjoint_are_adjoint(m, F_, C):
-    form = {2: F2, 4: F4}[m]
+    form = FORMS[m]
     rng = np.random.default_rng(F_ + C)
     w = rng.standard_normal((F_, C, 3, 3))
     dU = rng.standard_normal((form.k, F_, C))

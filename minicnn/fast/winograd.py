@@ -67,7 +67,6 @@ class Form(NamedTuple):
     """One of Winograd's algorithms F(m x m, 3x3): m x m outputs from each (m+2) x (m+2) tile,
     by k = (m+2)^2 matrix multiplies, and the kernels that transform its tiles."""
     m: int
-    k: int                      # positions in a tile: the number of matrix multiplies
     G_kron_G: np.ndarray        # (k, 9): (G g G^T).ravel() = G_kron_G @ g.ravel() for a 3x3 g
     tile_grid: Callable         # (OH, OW) -> (TH, K): rows of tiles, slots per row
     input: Callable             # x -> V, and its adjoint
@@ -75,19 +74,24 @@ class Form(NamedTuple):
     output: Callable            # M -> out, and its adjoint
     output_adjoint: Callable
 
+    @property
+    def k(self):
+        """Positions in a tile: the number of matrix multiplies (16 or 36)."""
+        return (self.m + 2) ** 2
 
-F2 = Form(2, 16, np.kron(G, G), f2.tile_grid, f2.winograd_input, f2.winograd_input_adjoint,
+
+F2 = Form(2, np.kron(G, G), f2.tile_grid, f2.winograd_input, f2.winograd_input_adjoint,
           f2.winograd_output, f2.winograd_output_adjoint)
-F4 = Form(4, 36, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd4_input_adjoint,
+F4 = Form(4, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd4_input_adjoint,
           f4.winograd4_output, f4.winograd4_output_adjoint)
 
 
 def choose_form(N, W, OW, padding):
     """F(4x4, 3x3) for a batch of at least settings().winograd_4x4_min_images images whose
     output maps are at least settings().winograd_4x4_min_width wide, unless the images go side
-    by side (side_by_side_gap: odd widths, small maps); else F(2x2, 3x3)."""
+    by side with F(2x2, 3x3) (side_by_side_gap: odd widths, small maps); else F(2x2, 3x3)."""
     if (N >= settings().winograd_4x4_min_images and OW >= settings().winograd_4x4_min_width
-            and not side_by_side_gap(W, padding)):
+            and not side_by_side_gap(W, padding, F2)):
         return F4
     return F2
 
@@ -115,14 +119,16 @@ def buffers(n, C, F, Q, dtype, form=F2):
     return np.empty(T * form.k * C * Q, dtype), np.empty(T * form.k * F * Q, dtype)
 
 
-def side_by_side_gap(W, padding):
+def side_by_side_gap(W, padding, form=F2):
     """How many zero columns go between neighbouring images side by side (0: not side by
-    side). With padding 1 the zeros between two images pad both: one shared column when W is
+    side). Only F(2x2, 3x3)'s tiles do: F(4x4, 3x3)'s are 4 columns wide, and on the widths
+    where the images could share columns it was slower (benchmarks/README.md, session 16).
+    With padding 1 the zeros between two images pad both: one shared column when W is
     odd, since each image is then an even number of columns and its tiles end where the next
     image's begin; two when W is even (each image's own padding). Even widths gain no tile
     slots that way (the two columns make one junk tile where an image's spare slot was), only
     longer rows for the transforms: worth it for maps of at most `side_by_side_max_width`."""
-    if padding != 1:
+    if padding != 1 or form is not F2:
         return 0
     if W % 2:
         return 1
@@ -176,7 +182,7 @@ def forward(x, w, bias, padding, min_share=1, form=F2):
     U = transform_filters(w, form)                            # (k, F, C)
     bias = np.zeros(F, dtype=w.dtype) if bias is None else bias
     out = np.empty((N, F, OH, OW), dtype=w.dtype)
-    gap = side_by_side_gap(W, padding) if form is F2 else 0
+    gap = side_by_side_gap(W, padding, form)
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype, form)
@@ -209,7 +215,7 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2)
     C, H, W = U.shape[2], OH - 2 * padding + 2, OW - 2 * padding + 2
     Q = tile_slots(OH, OW, form)
     dx = np.empty((N, C, H, W), dtype=U.dtype) if need_dx else None
-    gap = side_by_side_gap(W, padding) if form is F2 else 0
+    gap = side_by_side_gap(W, padding, form)
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
         dU = np.zeros((form.k, F, C), dtype=U.dtype)          # summed over n0:n1
