@@ -105,9 +105,11 @@ def winograd4_input(x, padding, V):
             s4, s5 = phase[a, 0, 1:], phase[a, 1, 1:]     # slot t has columns 4t .. 4t + 5
             v0, v1, v2 = V[6 * a, c], V[6 * a + 1, c], V[6 * a + 2, c]
             v3, v4, v5 = V[6 * a + 3, c], V[6 * a + 4, c], V[6 * a + 5, c]
-            for t in range(T * Q):                        # (one loop per row of B^T: LLVM
-                v0[t] = four * s0[t] - five * s2[t] + s4[t]     # vectorises a loop that stores to
-            for t in range(T * Q):                        # one of V's rows, not to six)
+            # one loop per row of B^T: with all six stores to V in one loop, this pass
+            # took twice as long (LLVM left it scalar)
+            for t in range(T * Q):
+                v0[t] = four * s0[t] - five * s2[t] + s4[t]
+            for t in range(T * Q):
                 v1[t] = s3[t] + s4[t] - four * (s1[t] + s2[t])
             for t in range(T * Q):
                 v2[t] = four * (s1[t] - s2[t]) - s3[t] + s4[t]
