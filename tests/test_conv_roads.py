@@ -172,23 +172,25 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
             np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("C, KH, stride, padding, winograd", [
-    (24, 3, 1, 1, True),                # the threshold, settings().winograd_min_channels
-    (25, 3, 1, 0, True),
-    (23, 3, 1, 1, False),               # too few channels to pay
-    (3, 3, 1, 1, False),                # RGB
-    (24, 3, 2, 1, False),               # stride 2
-    (24, 5, 1, 2, False),               # 5x5 filters
-    (32, 3, 1, 2, True),                # maps of 4x4 pixels, settings().winograd_min_pixels
-    (32, 3, 1, 1, False),               # 3x3: im2col, all the tile's images in one product
+@pytest.mark.parametrize("C, KH, stride, padding, size, winograd", [
+    (24, 3, 1, 1, 6, True),             # the threshold, settings().winograd_min_channels
+    (25, 3, 1, 0, 6, True),
+    (23, 3, 1, 1, 6, False),            # too few channels to pay
+    (3, 3, 1, 1, 6, False),             # RGB
+    (24, 3, 2, 1, 6, False),            # stride 2
+    (24, 5, 1, 2, 6, False),            # 5x5 filters
+    (32, 3, 1, 2, 2, True),             # maps of 4x4 pixels
+    (32, 3, 1, 1, 3, True),             # 3x3, settings().winograd_min_pixels (vgg_bn_net's last)
+    (32, 3, 1, 1, 2, False),            # 2x2: im2col, all the tile's images in one product
+    (32, 3, 1, 0, 5, True),             # 3x3 without padding
+    (32, 3, 1, 0, 4, False),            # 2x2 without padding
 ])
-def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, winograd):
-    """With the default threshold, 3x3 stride-1 layers with 24 channels or more use Winograd;
-    either way the result is the six-loop convolution."""
-    assert fast.settings().winograd_min_channels == 24, "the channel counts below straddle it"
-    assert fast.settings().winograd_min_pixels == 16
-    rng = np.random.default_rng(C)
-    size = 3 if C == 32 else 6                  # 6x6 inputs: maps of 4x4 at least
+def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, size, winograd):
+    """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
+    3x3 or more use Winograd; either way the result is the six-loop convolution."""
+    assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
+    assert fast.settings().winograd_min_pixels == 9, "and the map sizes this"
+    rng = np.random.default_rng(C + size)
     x = rng.standard_normal((2, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
     b = rng.standard_normal(2)
@@ -241,6 +243,7 @@ def test_side_by_side_shares_the_zero_columns_and_saves_spare_slots():
     np.testing.assert_array_equal(winograd.apart(wide, np.empty_like(images)), images)
     assert winograd.side_by_side_gap(7, 1) == 1 and winograd.side_by_side_gap(7, 0) == 0
     assert winograd.side_by_side_gap(31, 1) == 1
+    assert winograd.side_by_side_gap(7, 1, winograd.F4) == 1 and winograd.side_by_side_gap(31, 1, winograd.F4) == 1
     assert winograd.tile_slots(7, 31) == 4 * 17 < 4 * winograd.tile_slots(7, 7) == 80
 
 
@@ -251,6 +254,7 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
     assert fast.settings().side_by_side_max_width == 8
     assert winograd.side_by_side_gap(4, 1) == 2 and winograd.side_by_side_gap(8, 1) == 2
     assert winograd.side_by_side_gap(16, 1) == 0 and winograd.side_by_side_gap(4, 2) == 0
+    assert winograd.side_by_side_gap(8, 1, winograd.F4) == 0      # F(4x4, 3x3): even widths apart
     rng = np.random.default_rng(1)
     images = rng.standard_normal((3, 2, 4, 4))
     wide = winograd.side_by_side(images, gap=2)                         # (1, 2, 4, 16)
@@ -276,15 +280,9 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
 
 
 # Winograd's F(4x4, 3x3) (fast/kernels/winograd4.py): for maps at least winograd_4x4_min_width
-# wide that do not go side by side. The settings below send every shape there that can go.
+# wide, odd widths with padding 1 side by side. The settings below send every shape there.
 every_shape_by_f4 = dict(winograd_min_channels=1, winograd_min_pixels=1, winograd_4x4_min_width=1,
-                         winograd_4x4_min_images=1, side_by_side_max_width=1)
-
-
-def f4_expected(W, padding):
-    """Whether every_shape_by_f4 sends a W-wide input to F(4x4, 3x3): odd widths with padding 1
-    still go side by side, by F(2x2, 3x3)."""
-    return not (padding == 1 and W % 2)
+                         winograd_4x4_min_images=1)
 
 
 @settings(deadline=None, max_examples=30)
@@ -298,7 +296,7 @@ def test_conv2d_by_winograd_4x4_matches_six_loops(N, C, F_, H, W, padding, bias,
     # test_kernels_winograd.py says why F(4x4, 3x3)'s tolerance is larger
     out = winograd_against_six_loops(N, C, F_, H, W, padding, bias, dtype, seed,
                                      1e-11 if dtype == np.float64 else 1e-4, **every_shape_by_f4)
-    assert (out.ctx.form is winograd.F4) == f4_expected(W, padding)
+    assert out.ctx.form is winograd.F4
 
 
 @settings(deadline=None, max_examples=20)
@@ -308,18 +306,20 @@ def test_conv2d_by_winograd_4x4_matches_six_loops(N, C, F_, H, W, padding, bias,
 @example(N=2, C=2, F_=3, H=6, W=10, padding=1, bias=True, seed=0)
 @example(N=1, C=3, F_=1, H=9, W=6, padding=0, bias=True, seed=2)
 def test_conv2d_by_winograd_4x4_gradients(N, C, F_, H, W, padding, bias, seed):
-    """F(4x4, 3x3)'s backward is the true gradient of its forward (float64, centred differences)."""
-    form = winograd.F4 if f4_expected(W, padding) else winograd.F2
-    winograd_gradients(N, C, F_, H, W, padding, bias, seed, form, **every_shape_by_f4)
+    """F(4x4, 3x3)'s backward is the true gradient of its forward (float64, centred differences),
+    side by side too (odd W with padding 1)."""
+    winograd_gradients(N, C, F_, H, W, padding, bias, seed, winograd.F4, **every_shape_by_f4)
 
 
 @pytest.mark.parametrize("images_per_tile", [1, 2, 3])
-def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile):
+@pytest.mark.parametrize("W", [10, 9, 7])
+def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile, W):
     """F(4x4, 3x3) transforms all of a tile's images in one pass along the rows (the spare slot
-    of one image reads the next one's first columns): forward and gradients must not depend
-    on where the tiles split the batch."""
-    rng = np.random.default_rng(0)
-    N, C, F_, H, W = 5, 3, 4, 6, 10                                     # 2 x 3 tiles per image
+    of one image reads the next one's first columns), or, at odd widths, side by side (at 9
+    wide a tile straddles two images; at 7, as at vgg_bn_net's widths, it does not): forward
+    and gradients must not depend on where the tiles split the batch."""
+    rng = np.random.default_rng(W)
+    N, C, F_, H = 5, 3, 4, 6                                            # 2 x 3 (or 2) tiles per image
     x, w, b = rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, 3, 3)), rng.standard_normal(F_)
     dout = rng.standard_normal((N, F_, H, W))
 
@@ -332,7 +332,8 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile):
 
     with fast.configure(**every_shape_by_f4, workers=1):
         whole = run()
-    slots = 2 * 4                                       # 2 rows of 3 tiles and a spare slot
+    slots = winograd.tile_slots(H, W, winograd.F4)      # 2 rows of 3 (or 2) tiles and a spare slot
+    assert slots == (8 if W > 8 else 6)
     one_image = 36 * (C + F_) * slots * 8               # V and M of one image, float64
     with fast.configure(**every_shape_by_f4, workers=1, tile_bytes=images_per_tile * one_image):
         V_buffer, _ = winograd.buffers(N, C, F_, slots, np.float64, winograd.F4)
@@ -345,17 +346,20 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile):
 
 @pytest.mark.parametrize("N, size, padding, form", [
     (4, 32, 1, "F4"),                   # the reference net's conv2: 32x32 maps
-    (4, 16, 1, "F4"),                   # conv3, conv4: 16x16, settings().winograd_4x4_min_width
+    (4, 16, 1, "F4"),                   # conv3, conv4: 16x16
     (4, 18, 0, "F4"),                   # 16x16 maps without padding
     (3, 32, 1, "F2"),                   # fewer images than settings().winograd_4x4_min_images
     (1, 16, 1, "F2"),                   # one image (a saliency map)
-    (4, 14, 1, "F2"),                   # narrower than 16
-    (4, 15, 1, "F2"),                   # odd widths go side by side (vgg_bn_net's 15 and 31)
-    (4, 31, 1, "F2"),
-    (4, 8, 1, "F2"),                    # residual_net's 8x8: side by side
+    (4, 31, 1, "F4"),                   # vgg_bn_net's odd widths, side by side
+    (4, 15, 1, "F4"),
+    (4, 7, 1, "F4"),                    # settings().winograd_4x4_min_width
+    (4, 8, 1, "F4"),                    # residual_net's 8x8
+    (4, 6, 1, "F2"),                    # narrower than 7
+    (4, 4, 1, "F2"),                    # residual_net's 4x4: side by side, two zero columns
+    (4, 3, 1, "F2"),                    # vgg_bn_net's 3x3: side by side
 ])
 def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
-    assert fast.settings().winograd_4x4_min_width == 16, "the sizes above straddle it"
+    assert fast.settings().winograd_4x4_min_width == 7, "the sizes above straddle it"
     assert fast.settings().winograd_4x4_min_images == 4, "and the batches this"
     rng = np.random.default_rng(size)
     x, w = rng.standard_normal((N, 24, size, size)), rng.standard_normal((3, 24, 3, 3))

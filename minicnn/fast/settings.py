@@ -26,21 +26,23 @@ class Settings:
     # F(2x2, 3x3) (fast/winograd.py); with fewer (the first layer's RGB) there is too little
     # to sum over for its 16 small matrix multiplies to pay for the transforms
     winograd_min_channels: int = 24
-    # ... and output maps of this many pixels or more: a 3x3 map (vgg_bn_net's last) would
-    # be computed as a 4x4, and the wide im2col is 1.4x faster there
-    winograd_min_pixels: int = 16
+    # ... and output maps of this many pixels or more: vgg_bn_net's last layer, 3x3 maps
+    # computed as 4x4 side by side, is 1.3x faster than by im2col (256 -> 256, batch 512);
+    # smaller maps would be mostly waste
+    winograd_min_pixels: int = 9
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
-    # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers
-    # (fast/kernels/winograd4.py); narrower maps keep F(2x2, 3x3), whose 4x4 tiles waste
-    # less on maps that do not divide into 4x4 blocks, and which can go side by side
-    winograd_4x4_min_width: int = 16
+    # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers,
+    # vgg_bn_net's 31, 15 and 7 (side by side), residual_net's 8x8 (fast/kernels/winograd4.py);
+    # narrower maps keep F(2x2, 3x3), whose 4x4 tiles waste less on the smallest maps
+    winograd_4x4_min_width: int = 7
     # ... for a batch of at least this many images: with fewer, its passes along the rows are
     # too short (one 32x32 image has 72 tile slots) and F(2x2, 3x3) is faster (a single
     # image's forward through the reference net: 0.77 against 0.87 ms on Zen 4)
     winograd_4x4_min_images: int = 4
     # Winograd transforms a tile's images side by side, as one wide image: always for odd
-    # widths (one zero column shared between neighbours saves slots), and for even widths
-    # up to this (longer rows for the transforms; wider maps lose more to the copies)
+    # widths (one zero column shared between neighbours saves slots), and, by F(2x2, 3x3),
+    # for even widths up to this (longer rows for the transforms; wider maps lose more to
+    # the copies)
     side_by_side_max_width: int = 8
     # an im2col convolution whose output maps have fewer pixels than this multiplies the
     # columns of all a tile's images in one product, not one product per image (fast/conv.py)

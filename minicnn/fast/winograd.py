@@ -47,9 +47,15 @@ The larger F(4x4, 3x3) (kernels/winograd4.py) makes each 4x4 block of outputs
 from a 6x6 tile, with 4x fewer multiplies than im2col: 36 matrix multiplies instead
 of 16, each with a quarter of the columns. Its transforms need constants up to 8 and
 1/24, so float32 errors grow several times (still about 1e-6 of the largest output).
-It is used for batches of 4 images or more whose maps are at least 16 wide and do not go
-side by side (choose_form): the reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
-core pair (99.6 against 123.3 ms at batch 128, in one process; benchmarks/README.md).
+It is used for batches of 4 images or more whose maps are at least 7 wide (choose_form):
+the reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
+core pair (99.6 against 123.3 ms at batch 128, in one process; benchmarks/README.md), and
+vgg_bn_net's odd widths, side by side as above (31, 15 and 7: W + 1 is a multiple of 4, so
+F(4x4, 3x3)'s tiles, too, end where the next image begins; on other odd widths a tile
+straddles two images, which is still exact, only less saving). With F(4x4, 3x3) at 31,
+15 and 7 wide and F(2x2, 3x3) side by side at 3x3 instead of im2col, vgg_bn_net's training
+step 1.27x faster (1,461 against 1,861 ms at batch 512, one process, Zen 4), and
+residual_net's (F(4x4, 3x3) at 8x8) 1.05x.
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
 """
@@ -88,10 +94,8 @@ F4 = Form(4, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd4_in
 
 def choose_form(N, W, OW, padding):
     """F(4x4, 3x3) for a batch of at least settings().winograd_4x4_min_images images whose
-    output maps are at least settings().winograd_4x4_min_width wide, unless the images go side
-    by side with F(2x2, 3x3) (side_by_side_gap: odd widths, small maps); else F(2x2, 3x3)."""
-    if (N >= settings().winograd_4x4_min_images and OW >= settings().winograd_4x4_min_width
-            and not side_by_side_gap(W, padding, F2)):
+    output maps are at least settings().winograd_4x4_min_width wide; else F(2x2, 3x3)."""
+    if N >= settings().winograd_4x4_min_images and OW >= settings().winograd_4x4_min_width:
         return F4
     return F2
 
@@ -121,18 +125,18 @@ def buffers(n, C, F, Q, dtype, form=F2):
 
 def side_by_side_gap(W, padding, form=F2):
     """How many zero columns go between neighbouring images side by side (0: not side by
-    side). Only F(2x2, 3x3)'s tiles do: F(4x4, 3x3)'s are 4 columns wide, and on the widths
-    where the images could share columns it was slower (benchmarks/README.md, session 16).
-    With padding 1 the zeros between two images pad both: one shared column when W is
-    odd, since each image is then an even number of columns and its tiles end where the next
-    image's begin; two when W is even (each image's own padding). Even widths gain no tile
-    slots that way (the two columns make one junk tile where an image's spare slot was), only
-    longer rows for the transforms: worth it for maps of at most `side_by_side_max_width`."""
-    if padding != 1 or form is not F2:
+    side). With padding 1 the zeros between two images pad both: one shared column when W is
+    odd, since each image is then an even number of columns and, for vgg_bn_net's widths
+    (31, 15, 7, 3: W + 1 a multiple of 4), its tiles end where the next image's begin for
+    both forms. With F(2x2, 3x3), images of even width go side by side too, with two columns
+    (each image's own padding): no tile slots are saved (the two columns make one junk tile
+    where an image's spare slot was), only longer rows for the transforms, worth it for maps
+    of at most `side_by_side_max_width`; F(4x4, 3x3)'s even widths stay apart."""
+    if padding != 1:
         return 0
     if W % 2:
         return 1
-    return 2 if W <= settings().side_by_side_max_width else 0
+    return 2 if form is F2 and W <= settings().side_by_side_max_width else 0
 
 
 def side_by_side(images, gap=1):
