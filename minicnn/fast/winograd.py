@@ -54,7 +54,7 @@ vgg_bn_net's odd widths, side by side as above (31, 15 and 7: W + 1 is a multipl
 F(4x4, 3x3)'s tiles, too, end where the next image begins; on other odd widths a tile
 straddles two images, which is still exact, only less saving). With F(4x4, 3x3) at 31,
 15 and 7 wide and F(2x2, 3x3) side by side at 3x3 instead of im2col, vgg_bn_net's training
-step 1.27x faster (1,461 against 1,861 ms at batch 512, one process, Zen 4), and
+step became 1.27x faster (1,461 against 1,861 ms at batch 512, one process, Zen 4), and
 residual_net's (F(4x4, 3x3) at 8x8) 1.05x.
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
