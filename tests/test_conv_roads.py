@@ -179,17 +179,16 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (3, 3, 1, 1, 6, False),             # RGB
     (24, 3, 2, 1, 6, False),            # stride 2
     (24, 5, 1, 2, 6, False),            # 5x5 filters
-    (32, 3, 1, 2, 2, True),             # maps of 4x4 pixels
-    (32, 3, 1, 1, 3, True),             # 3x3, settings().winograd_min_pixels (vgg_bn_net's last)
-    (32, 3, 1, 1, 2, False),            # 2x2: im2col, all the tile's images in one product
-    (32, 3, 1, 0, 5, True),             # 3x3 without padding
-    (32, 3, 1, 0, 4, False),            # 2x2 without padding
+    (32, 3, 1, 2, 2, True),             # maps of 4x4 pixels, settings().winograd_min_pixels
+    (32, 3, 1, 1, 3, False),            # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
+    (32, 3, 1, 0, 6, True),             # 4x4 without padding
+    (32, 3, 1, 0, 5, False),            # 3x3 without padding
 ])
 def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, size, winograd):
     """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
-    3x3 or more use Winograd; either way the result is the six-loop convolution."""
+    4x4 or more use Winograd; either way the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
-    assert fast.settings().winograd_min_pixels == 9, "and the map sizes this"
+    assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
     rng = np.random.default_rng(C + size)
     x = rng.standard_normal((2, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
@@ -351,15 +350,13 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile, W):
     (3, 32, 1, "F2"),                   # fewer images than settings().winograd_4x4_min_images
     (1, 16, 1, "F2"),                   # one image (a saliency map)
     (4, 31, 1, "F4"),                   # vgg_bn_net's odd widths, side by side
-    (4, 15, 1, "F4"),
-    (4, 7, 1, "F4"),                    # settings().winograd_4x4_min_width
-    (4, 8, 1, "F4"),                    # residual_net's 8x8
-    (4, 6, 1, "F2"),                    # narrower than 7
-    (4, 4, 1, "F2"),                    # residual_net's 4x4: side by side, two zero columns
-    (4, 3, 1, "F2"),                    # vgg_bn_net's 3x3: side by side
+    (4, 15, 1, "F4"),                   # settings().winograd_4x4_min_width
+    (4, 14, 1, "F2"),                   # narrower than 15
+    (4, 7, 1, "F2"),                    # vgg_bn_net's 7x7: side by side
+    (4, 8, 1, "F2"),                    # residual_net's 8x8: side by side, two zero columns
 ])
 def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
-    assert fast.settings().winograd_4x4_min_width == 7, "the sizes above straddle it"
+    assert fast.settings().winograd_4x4_min_width == 15, "the sizes above straddle it"
     assert fast.settings().winograd_4x4_min_images == 4, "and the batches this"
     rng = np.random.default_rng(size)
     x, w = rng.standard_normal((N, 24, size, size)), rng.standard_normal((3, 24, 3, 3))

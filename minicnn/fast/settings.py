@@ -26,15 +26,16 @@ class Settings:
     # F(2x2, 3x3) (fast/winograd.py); with fewer (the first layer's RGB) there is too little
     # to sum over for its 16 small matrix multiplies to pay for the transforms
     winograd_min_channels: int = 24
-    # ... and output maps of this many pixels or more: vgg_bn_net's last layer, 3x3 maps
-    # computed as 4x4 side by side, is 1.3x faster than by im2col (256 -> 256, batch 512);
-    # smaller maps would be mostly waste
-    winograd_min_pixels: int = 9
+    # ... and output maps of this many pixels or more: vgg_bn_net's last layer, 3x3 maps,
+    # stays with im2col, which is faster there for single images (side by side, Winograd
+    # gained at batch 512 and lost at batch 1: benchmarks/README.md, session 17)
+    winograd_min_pixels: int = 16
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers,
-    # vgg_bn_net's 31, 15 and 7 (side by side), residual_net's 8x8 (fast/kernels/winograd4.py);
-    # narrower maps keep F(2x2, 3x3), whose 4x4 tiles waste less on the smallest maps
-    winograd_4x4_min_width: int = 7
+    # vgg_bn_net's 31 and 15 (side by side) (fast/kernels/winograd4.py); narrower maps keep
+    # F(2x2, 3x3): at vgg_bn_net's 7x7 with 256 channels, F(4x4, 3x3)'s 36 products of few
+    # columns made batches of 4-10 images 0.76-0.86x as fast
+    winograd_4x4_min_width: int = 15
     # ... for a batch of at least this many images: with fewer, its passes along the rows are
     # too short (one 32x32 image has 72 tile slots) and F(2x2, 3x3) is faster (a single
     # image's forward through the reference net: 0.77 against 0.87 ms on Zen 4)

@@ -47,15 +47,15 @@ The larger F(4x4, 3x3) (kernels/winograd4.py) makes each 4x4 block of outputs
 from a 6x6 tile, with 4x fewer multiplies than im2col: 36 matrix multiplies instead
 of 16, each with a quarter of the columns. Its transforms need constants up to 8 and
 1/24, so float32 errors grow several times (still about 1e-6 of the largest output).
-It is used for batches of 4 images or more whose maps are at least 7 wide (choose_form):
+It is used for batches of 4 images or more whose maps are at least 15 wide (choose_form):
 the reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
 core pair (99.6 against 123.3 ms at batch 128, in one process; benchmarks/README.md), and
-vgg_bn_net's odd widths, side by side as above (31, 15 and 7: W + 1 is a multiple of 4, so
+vgg_bn_net's 31 and 15 wide maps, side by side as above (W + 1 is a multiple of 4 there, so
 F(4x4, 3x3)'s tiles, too, end where the next image begins; on other odd widths a tile
-straddles two images, which is still exact, only less saving). With F(4x4, 3x3) at 31,
-15 and 7 wide and F(2x2, 3x3) side by side at 3x3 instead of im2col, vgg_bn_net's training
-step became 1.27x faster (1,461 against 1,861 ms at batch 512, one process, Zen 4), and
-residual_net's (F(4x4, 3x3) at 8x8) 1.05x.
+straddles two images, which is still exact, only less saving). That made vgg_bn_net's
+training step 1.11x faster (1,688 against 1,866 ms at batch 512, one process, Zen 4).
+Its 7x7 layers keep F(2x2, 3x3): with 256 channels, F(4x4, 3x3) gained a little there
+at batch 512 but lost a quarter of the speed for batches of 4-10 images.
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
 """
