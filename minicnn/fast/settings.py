@@ -26,9 +26,9 @@ class Settings:
     # F(2x2, 3x3) (fast/winograd.py); with fewer (the first layer's RGB) there is too little
     # to sum over for its 16 small matrix multiplies to pay for the transforms
     winograd_min_channels: int = 24
-    # ... and output maps of this many pixels or more: vgg_bn_net's last layer, 3x3 maps,
-    # stays with im2col, which is faster there for single images (side by side, Winograd
-    # gained at batch 512 and lost at batch 1: benchmarks/README.md, session 17)
+    # ... and output maps of this many pixels or more. vgg_bn_net's last layer (3x3 maps)
+    # stays with im2col: by F(2x2, 3x3) side by side it was faster at batch 512 but slower
+    # for a single image (benchmarks/README.md, session 17)
     winograd_min_pixels: int = 16
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers,
