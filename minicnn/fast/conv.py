@@ -48,7 +48,7 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
     ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
-    ctx.form = winograd.choose_form(N, W, OW, padding) if ctx.winograd else None
+    ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
     with one_blas_thread():

@@ -31,8 +31,8 @@ class Settings:
     # for a single image (benchmarks/README.md, session 17)
     winograd_min_pixels: int = 16
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
-    # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers,
-    # vgg_bn_net's 31 and 15 (side by side) (fast/kernels/winograd4.py); narrower maps keep
+    # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
+    # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py); narrower maps keep
     # F(2x2, 3x3): at vgg_bn_net's 7x7 with 256 channels, F(4x4, 3x3)'s 36 products of few
     # columns made batches of 4-10 images 0.76-0.86x as fast
     winograd_4x4_min_width: int = 15

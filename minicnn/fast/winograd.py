@@ -92,7 +92,7 @@ F4 = Form(4, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd4_in
           f4.winograd4_output, f4.winograd4_output_adjoint)
 
 
-def choose_form(N, W, OW, padding):
+def choose_form(N, OW):
     """F(4x4, 3x3) for a batch of at least settings().winograd_4x4_min_images images whose
     output maps are at least settings().winograd_4x4_min_width wide; else F(2x2, 3x3)."""
     if N >= settings().winograd_4x4_min_images and OW >= settings().winograd_4x4_min_width:
@@ -222,7 +222,8 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2)
     gap = side_by_side_gap(W, padding, form)
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
-        dU = np.zeros((form.k, F, C), dtype=U.dtype)          # summed over n0:n1
+        # summed over n0:n1; dU only when dw is asked for (saliency maps need dx alone)
+        dU = np.zeros((form.k, F, C), dtype=U.dtype) if need_dw else None
         db = np.zeros(F, dtype=U.dtype)
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype, form)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (form.k * C * Q)):
