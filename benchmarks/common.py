@@ -186,4 +186,34 @@ def cpu():
 
 
 def machine():
-    return f"{cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{cpu()}{isa_limit()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+# What makes a process run as if its CPU had no AVX-512, library by library (avx2_only()).
+AVX2_ONLY = {
+    "OPENBLAS_CORETYPE": "Haswell",        # NumPy's OpenBLAS: its AVX2 kernels
+    "ATEN_CPU_CAPABILITY": "avx2",         # PyTorch's own kernels
+    "ONEDNN_MAX_CPU_ISA": "AVX2",          # PyTorch's convolutions (oneDNN)
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",     # PyTorch's matrix multiplies (MKL)
+}
+
+
+def avx2_only():
+    """Environment variables under which a child process uses no AVX-512 instructions, for
+    measuring on an AVX-512 machine what an AVX2 machine would run (run_all.py --isa avx2).
+    numba compiles for the host's CPU with every avx512* feature switched off
+    (NUMBA_CPU_FEATURES); the libraries' kernels are picked by the variables in AVX2_ONLY.
+    Only the instructions change, not the cores: an AVX2 CPU with the same vector units."""
+    import llvmlite.binding as llvm
+
+    features = [("-" + f[1:]) if f[1:].startswith(("avx512", "avx10", "amx", "evex512")) else f
+                for f in llvm.get_host_cpu_features().flatten().split(",")]
+    return {**AVX2_ONLY, "NUMBA_CPU_FEATURES": ",".join(features)}
+
+
+def isa_limit():
+    """The note ' (run as AVX2)' for a benchmark's header, when avx2_only()'s variables are set."""
+    features = os.environ.get("NUMBA_CPU_FEATURES", "").split(",")
+    limited = "-avx512f" in features and all(
+        os.environ.get(name) == value for name, value in AVX2_ONLY.items())
+    return " (run as AVX2)" if limited else ""

@@ -1,21 +1,26 @@
 """Run every benchmark script in turn and print their output, for filling the README's
 table in one go.
 
-    python benchmarks/run_all.py [--quick] [--threads 2] [--data PATH] [names ...]
+    python benchmarks/run_all.py [--quick] [--threads 2] [--data PATH] [--isa avx2] [names ...]
 
 Each script runs in its own process with its default settings (on a quiet machine this
 takes a while: the top-9 scan alone goes over the 10,000 test images a few times).
 --quick uses small settings that only check that every script works; its figures mean
 little. Names (e.g. `inference occlusion`) pick benchmarks; default all, in the issue's order
 (train_step_residual, train_step_vgg_bn: those nets' training steps, batch 512).
+--isa avx2 runs every script without AVX-512 (numba, NumPy's OpenBLAS and PyTorch alike;
+common.avx2_only), to measure on an AVX-512 machine what an AVX2 machine would run.
 """
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from common import avx2_only  # noqa: E402
 
 # name: (script, its settings, the settings --quick adds)
 RUNS = {
@@ -42,11 +47,16 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small settings: a smoke run")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
     parser.add_argument("--data", default=None, help="CIFAR-10 source for top9_scan")
+    parser.add_argument("--isa", choices=["native", "avx2"], default="native",
+                        help="avx2: run every script without AVX-512 instructions")
     args = parser.parse_args()
     unknown = [name for name in args.names if name not in RUNS]
     if unknown:
         parser.error(f"unknown benchmarks {', '.join(unknown)}; choose from {', '.join(RUNS)}")
 
+    environment = dict(os.environ)
+    if args.isa == "avx2":
+        environment.update(avx2_only())
     failed = []
     for name in args.names or RUNS:
         script, settings, quick = RUNS[name]
@@ -55,7 +65,7 @@ def main():
         command += ["--data", args.data] if script == "top9_scan" and args.data else []
         print(f"$ {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
-        if subprocess.run(command).returncode != 0:
+        if subprocess.run(command, env=environment).returncode != 0:
             failed.append(name)
         print(f"  ({time.perf_counter() - start:.0f} s)\n", flush=True)
     if failed:
