@@ -39,8 +39,11 @@ def maxpool_forward(x, KH, KW, SH, SW, out, switches):
 @njit(cache=True, nogil=True)
 def maxpool2x2_forward(x, out, switches):
     """maxpool_forward(x, 2, 2, 2, 2, out, switches), the reference net's pooling, written
-    out for its 2x2 windows: each output compares a, b on the top row and c, d below, in
-    that order, with row views instead of four-index lookups. About 4x faster."""
+    out for its 2x2 windows a b / c d: the larger of a and b, the larger of c and d, then the
+    larger of those two, each by a strict > (so ties go to a, b, c, d in that order, as in
+    maxpool_forward). Conditional expressions rather than ifs: LLVM turns them into vector
+    selects, with no branch to mispredict (2.8x faster than ifs at (64, 32, 32, 32) on
+    Zen 4)."""
     N, C, H, W = x.shape
     OH, OW = out.shape[2], out.shape[3]
     for n in range(N):
@@ -50,15 +53,14 @@ def maxpool2x2_forward(x, out, switches):
                 o, s = out[n, c, oy], switches[n, c, oy]
                 corner = 2 * oy * W                      # the flat index of row 2*oy
                 for ox in range(OW):
-                    best, at = top[2 * ox], 0            # a
-                    if top[2 * ox + 1] > best:           # b (strict: the first maximum wins)
-                        best, at = top[2 * ox + 1], 1
-                    if bottom[2 * ox] > best:            # c
-                        best, at = bottom[2 * ox], W
-                    if bottom[2 * ox + 1] > best:        # d
-                        best, at = bottom[2 * ox + 1], W + 1
-                    o[ox] = best
-                    s[ox] = corner + 2 * ox + at
+                    a, b = top[2 * ox], top[2 * ox + 1]
+                    c_, d = bottom[2 * ox], bottom[2 * ox + 1]
+                    top_best = b if b > a else a
+                    top_at = 1 if b > a else 0
+                    bottom_best = d if d > c_ else c_
+                    bottom_at = W + 1 if d > c_ else W
+                    o[ox] = bottom_best if bottom_best > top_best else top_best
+                    s[ox] = corner + 2 * ox + (bottom_at if bottom_best > top_best else top_at)
     return out, switches
 
 
