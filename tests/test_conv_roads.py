@@ -172,29 +172,34 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
             np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("C, KH, stride, padding, size, winograd", [
-    (24, 3, 1, 1, 6, True),             # the threshold, settings().winograd_min_channels
-    (25, 3, 1, 0, 6, True),
-    (23, 3, 1, 1, 6, False),            # too few channels to pay
-    (3, 3, 1, 1, 6, False),             # RGB
-    (24, 3, 2, 1, 6, False),            # stride 2
-    (24, 5, 1, 2, 6, False),            # 5x5 filters
-    (32, 3, 1, 2, 2, True),             # maps of 4x4 pixels, settings().winograd_min_pixels
-    (32, 3, 1, 1, 3, False),            # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
-    (32, 3, 1, 0, 6, True),             # 4x4 without padding
-    (32, 3, 1, 0, 5, False),            # 3x3 without padding
+@pytest.mark.parametrize("C, KH, stride, padding, size, N, winograd", [
+    (24, 3, 1, 1, 6, 2, True),          # the threshold, settings().winograd_min_channels
+    (25, 3, 1, 0, 6, 2, True),
+    (23, 3, 1, 1, 6, 2, False),         # too few channels to pay
+    (3, 3, 1, 1, 6, 2, False),          # RGB
+    (24, 3, 2, 1, 6, 2, False),         # stride 2
+    (24, 5, 1, 2, 6, 2, False),         # 5x5 filters
+    (32, 3, 1, 2, 2, 2, True),          # maps of 4x4 pixels, settings().winograd_min_pixels
+    (32, 3, 1, 1, 3, 2, False),         # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
+    (24, 3, 1, 1, 3, 63, False),        # ... up to 63 images,
+    (24, 3, 1, 1, 3, 64, True),         # ... from 64 by Winograd, side by side (winograd_small_maps_min_images)
+    (32, 3, 1, 0, 6, 2, True),          # 4x4 without padding
+    (32, 3, 1, 0, 5, 2, False),         # 3x3 without padding
+    (24, 3, 1, 0, 5, 64, True),         # ... in a batch of 64
 ])
-def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, size, winograd):
+def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, size, N, winograd):
     """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
-    4x4 or more use Winograd; either way the result is the six-loop convolution."""
+    4x4 or more (smaller ones in batches of 64 or more) use Winograd; either way the result is
+    the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
+    assert fast.settings().winograd_small_maps_min_images == 64, "and the batch sizes this"
     rng = np.random.default_rng(C + size)
-    x = rng.standard_normal((2, C, size, size))
+    x = rng.standard_normal((N, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
     b = rng.standard_normal(2)
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), stride=stride, padding=padding)
-    assert uses_winograd(C, KH, KH, stride, out.shape[2] * out.shape[3]) is winograd
+    assert uses_winograd(N, C, KH, KH, stride, out.shape[2] * out.shape[3]) is winograd
     assert out.ctx.winograd is winograd
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
 

@@ -18,7 +18,8 @@ maps at least 15 wide (and batches of 4 or more) its F(4x4, 3x3), with 4x fewer
 (winograd.choose_form). Other shapes, and inputs with fewer than
 settings().winograd_min_channels channels (such as the first layer's RGB), use im2col:
 with so few channels to sum over, Winograd's 16 small matrix multiplies cost more than
-they save; so do maps under 4x4 (winograd_min_pixels).
+they save; so do maps under 4x4 (winograd_min_pixels) in batches of fewer than 64 images
+(winograd_small_maps_min_images).
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """
@@ -31,12 +32,14 @@ from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
 
-def uses_winograd(C, KH, KW, stride, out_pixels):
-    """Whether a convolution of C input channels with KH x KW filters at `stride`, making
+def uses_winograd(N, C, KH, KW, stride, out_pixels):
+    """Whether a convolution of N images of C channels with KH x KW filters at `stride`, making
     maps of out_pixels = OH*OW pixels, takes the Winograd road (with the settings in force).
-    Maps smaller than 4x4 do not: F(2x2, 3x3) would compute a 4x4 for a 3x3 map."""
+    Maps smaller than 4x4 do so only in large batches: F(2x2, 3x3) computes a 4x4 block for a
+    3x3 map, which pays only when many images go side by side."""
     return ((KH, KW, stride) == (3, 3, 1) and C >= settings().winograd_min_channels
-            and out_pixels >= settings().winograd_min_pixels)
+            and (out_pixels >= settings().winograd_min_pixels
+                 or N >= settings().winograd_small_maps_min_images))
 
 
 def conv2d_forward(ctx, x, w, b, stride, padding):
@@ -47,7 +50,7 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
-    ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
+    ctx.winograd = uses_winograd(N, C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))

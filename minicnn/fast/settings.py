@@ -26,10 +26,13 @@ class Settings:
     # F(2x2, 3x3) (fast/winograd.py); with fewer (the first layer's RGB) there is too little
     # to sum over for its 16 small matrix multiplies to pay for the transforms
     winograd_min_channels: int = 24
-    # ... and output maps of this many pixels or more. vgg_bn_net's last layer (3x3 maps)
-    # stays with im2col: by F(2x2, 3x3) side by side it was faster at batch 512 but slower
-    # for a single image (benchmarks/README.md, session 17)
+    # ... and output maps of this many pixels or more,
     winograd_min_pixels: int = 16
+    # ... or, for smaller maps, batches of at least this many images. vgg_bn_net's last layer
+    # (3x3 maps, 256 channels) by F(2x2, 3x3) side by side against im2col: 1.44x as fast at
+    # 512 images and 1.11x at 64 in training, 1.18x at 64 to the input only, but 0.6-0.95x
+    # for 1-32 images (benchmarks/README.md, session 18)
+    winograd_small_maps_min_images: int = 64
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
     # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py); narrower maps keep
