@@ -203,7 +203,7 @@ def avx2_only():
     measuring on an AVX-512 machine what an AVX2 machine would run (run_all.py --isa avx2).
     numba compiles for the host's CPU with every avx512* feature switched off
     (NUMBA_CPU_FEATURES); the libraries' kernels are picked by the variables in AVX2_ONLY.
-    Only the instructions change, not the cores: an AVX2 CPU with the same vector units."""
+    Only the instructions change: the cores, caches and clocks stay the host's."""
     import llvmlite.binding as llvm
 
     features = [("-" + f[1:]) if f[1:].startswith(("avx512", "avx10", "amx", "evex512")) else f

@@ -30,7 +30,7 @@ class Settings:
     winograd_min_pixels: int = 16
     # ... or, for smaller maps, batches of at least this many images. vgg_bn_net's last layer
     # (3x3 maps, 256 channels) by F(2x2, 3x3) side by side against im2col: 1.44x as fast at
-    # 512 images and 1.11x at 64 in training, 1.18x at 64 to the input only, but 0.6-0.95x
+    # 512 images and 1.11x at 64 in training, 1.18x at 64 to the input only, but 0.37-0.95x
     # for 1-32 images (benchmarks/README.md, session 18)
     winograd_small_maps_min_images: int = 64
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when

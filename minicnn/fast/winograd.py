@@ -26,18 +26,19 @@ conv2 at batch 128), and writing it out to memory and reading it back cost
 more than the transform (a training step was 4% faster without it, on a
 Sapphire Rapids core).
 
-Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7) are transformed with a
-tile's images side by side, one zero column between neighbours, as one wide image
-(side_by_side). That zero column is the right padding of one image and the left of the
-next, and an odd width makes each image an even number of columns: its tiles end where
-the next image's begin. The spare slot is then one per row of the wide image, not one per
-image's row: four 7x7 images take 4 rows of 17 slots instead of 4 x 4 rows of 5 (68
-against 80), four 15x15 images 8 rows of 33 instead of 4 x 8 rows of 9 (264 against 288).
-Small maps of even width (residual_net's 8x8 and 4x4) go side by side too, with two zero
-columns between neighbours: no slots are saved, but the transforms run along rows T times
-longer. For a 256 -> 256 convolution at 4x4, batch 512, forward and backward, that took
-225 ms down to 186 ms on a Zen 4 core pair; at 16x16 and 32x32 the copies cost more than
-the longer rows gain (side_by_side_gap).
+Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7, and its 3 in batches of 64
+or more: conv.uses_winograd) are transformed with a tile's images side by side, one zero
+column between neighbours, as one wide image (side_by_side). That zero column is the
+right padding of one image and the left of the next, and an odd width makes each image
+an even number of columns: its tiles end where the next image's begin. The spare slot is
+then one per row of the wide image, not one per image's row: four 7x7 images take 4 rows
+of 17 slots instead of 4 x 4 rows of 5 (68 against 80), four 15x15 images 8 rows of 33
+instead of 4 x 8 rows of 9 (264 against 288). Small maps of even width (residual_net's
+8x8 and 4x4) go side by side too, with two zero columns between neighbours: no slots are
+saved, but the transforms run along rows T times longer. For a 256 -> 256 convolution at
+4x4, batch 512, forward and backward, that took 225 ms down to 186 ms on a Zen 4 core
+pair; at 16x16 and 32x32 the copies cost more than the longer rows gain
+(side_by_side_gap).
 
 Float32 rounding differs a little from im2col's (the transforms add and
 subtract before multiplying), by about 1e-6 relative: well below what
