@@ -95,7 +95,8 @@ def conv2d_backward(ctx, dout):
         dx = np.empty((N, C) + ctx.x_hw, dtype=ctx.w.dtype) if need_dx else None
 
         def backward_share(n0, n1):                      # images n0:n1, on one core
-            dw = np.zeros_like(w_rows)                   # (F, C*KH*KW), summed over n0:n1
+            # (F, C*KH*KW), summed over n0:n1; only when dw is asked for (saliency needs dx alone)
+            dw = np.zeros_like(w_rows) if need_dw else None
             db = np.zeros(F, dtype=ctx.w.dtype)
             cols = column_buffer(n1 - n0, ctx.w, OH, OW)     # (T, C*KH*KW, OH*OW)
             for t0, t1 in tiles(n0, n1, len(cols)):

@@ -53,14 +53,16 @@ def maxpool2x2_forward(x, out, switches):
                 o, s = out[n, c, oy], switches[n, c, oy]
                 corner = 2 * oy * W                      # the flat index of row 2*oy
                 for ox in range(OW):
+                    # the window  a  b    (c_, as c counts the channels)
+                    #             c_ d
                     a, b = top[2 * ox], top[2 * ox + 1]
                     c_, d = bottom[2 * ox], bottom[2 * ox + 1]
-                    top_best = b if b > a else a
-                    top_at = 1 if b > a else 0
-                    bottom_best = d if d > c_ else c_
-                    bottom_at = W + 1 if d > c_ else W
-                    o[ox] = bottom_best if bottom_best > top_best else top_best
-                    s[ox] = corner + 2 * ox + (bottom_at if bottom_best > top_best else top_at)
+                    b_wins, d_wins = b > a, d > c_               # strict: a tie goes to the first
+                    top_best, top_at = (b if b_wins else a), (1 if b_wins else 0)
+                    bottom_best, bottom_at = (d if d_wins else c_), (W + 1 if d_wins else W)
+                    bottom_wins = bottom_best > top_best
+                    o[ox] = bottom_best if bottom_wins else top_best
+                    s[ox] = corner + 2 * ox + (bottom_at if bottom_wins else top_at)
     return out, switches
 
 
