@@ -284,7 +284,7 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
 
 
 # Winograd's F(4x4, 3x3) (fast/kernels/winograd4.py): for maps at least winograd_4x4_min_width
-# wide, odd widths with padding 1 side by side. The settings below send every shape there.
+# wide (narrower ones in large batches), odd widths with padding 1 side by side. The settings below send every shape there.
 every_shape_by_f4 = dict(winograd_min_channels=1, winograd_min_pixels=1, winograd_4x4_min_width=1,
                          winograd_4x4_min_images=1)
 
@@ -359,10 +359,16 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile, W):
     (4, 14, 1, "F2"),                   # narrower than 15
     (4, 7, 1, "F2"),                    # vgg_bn_net's 7x7: side by side
     (4, 8, 1, "F2"),                    # residual_net's 8x8: side by side, two zero columns
+    (127, 7, 1, "F2"),                  # narrow maps: fewer than winograd_4x4_narrow_min_images
+    (128, 7, 1, "F4"),                  # ... and that many (vgg_bn_net's 7x7 in training)
+    (128, 8, 1, "F4"),                  # residual_net's 8x8 in training
+    (128, 6, 1, "F2"),                  # narrower than winograd_4x4_narrow_min_width
 ])
 def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
     assert fast.settings().winograd_4x4_min_width == 15, "the sizes above straddle it"
     assert fast.settings().winograd_4x4_min_images == 4, "and the batches this"
+    assert fast.settings().winograd_4x4_narrow_min_width == 7, "and the narrow widths this"
+    assert fast.settings().winograd_4x4_narrow_min_images == 128, "and their batches this"
     rng = np.random.default_rng(size)
     x, w = rng.standard_normal((N, 24, size, size)), rng.standard_normal((3, 24, 3, 3))
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None, stride=1, padding=padding)

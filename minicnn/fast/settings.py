@@ -35,14 +35,21 @@ class Settings:
     winograd_small_maps_min_images: int = 64
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
-    # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py); narrower maps keep
-    # F(2x2, 3x3): at vgg_bn_net's 7x7 with 256 channels, F(4x4, 3x3)'s 36 products of few
-    # columns made batches of 4-10 images 0.76-0.86x as fast
+    # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py)
     winograd_4x4_min_width: int = 15
     # ... for a batch of at least this many images: with fewer, its passes along the rows are
     # too short (one 32x32 image has 72 tile slots) and F(2x2, 3x3) is faster (a single
     # image's forward through the reference net: 0.77 against 0.87 ms on Zen 4)
     winograd_4x4_min_images: int = 4
+    # Narrower maps, down to this width, take F(4x4, 3x3) only in batches of at least
+    # winograd_4x4_narrow_min_images: a map that is one or two tiles wide gives each of its
+    # 36 products few columns, and transforming the filters (36 rather than 16 matrices of
+    # F x C) is paid once per batch. At vgg_bn_net's 7x7 (256 channels) and residual_net's
+    # 8x8 (128 -> 256), forward and backward, F(4x4, 3x3) was 1.06-1.15x as fast as F(2x2,
+    # 3x3) at 128 and 512 images, about even at 64, 0.90-0.98x at 16-32 (0.63x at 8); at 5x5
+    # and 4x4 slower even at 512 (0.67x, 0.89x; benchmarks/README.md, session 19)
+    winograd_4x4_narrow_min_width: int = 7
+    winograd_4x4_narrow_min_images: int = 128
     # Winograd transforms a tile's images side by side, as one wide image: always for odd
     # widths (one zero column shared between neighbours saves slots), and, by F(2x2, 3x3),
     # for even widths up to this (longer rows for the transforms; wider maps lose more to

@@ -55,8 +55,9 @@ vgg_bn_net's 31 and 15 wide maps, side by side as above (W + 1 is a multiple of 
 F(4x4, 3x3)'s tiles, too, end where the next image begins; on other odd widths a tile
 straddles two images, which is still exact, only less saving). That made vgg_bn_net's
 training step 1.11x faster (1,688 against 1,866 ms at batch 512, one process, Zen 4).
-Its 7x7 layers keep F(2x2, 3x3): with 256 channels, F(4x4, 3x3) gained a little there
-at batch 512 but lost a quarter of the speed for batches of 4-10 images.
+Narrower maps (vgg_bn_net's 7x7, residual_net's 8x8) take F(4x4, 3x3) only in batches of
+128 or more (1.06-1.15x there; in small batches its 36 thin products and the filters'
+transform, paid once per batch, made it up to a third slower); under 7 wide never.
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
 """
@@ -94,9 +95,14 @@ F4 = Form(4, np.kron(G4, G4), f4.tile_grid4, f4.winograd4_input, f4.winograd4_in
 
 
 def choose_form(N, OW):
-    """F(4x4, 3x3) for a batch of at least settings().winograd_4x4_min_images images whose
-    output maps are at least settings().winograd_4x4_min_width wide; else F(2x2, 3x3)."""
-    if N >= settings().winograd_4x4_min_images and OW >= settings().winograd_4x4_min_width:
+    """F(4x4, 3x3) for a batch of N images whose output maps are OW wide: from
+    winograd_4x4_min_images images for maps at least winograd_4x4_min_width wide, from
+    winograd_4x4_narrow_min_images for narrower ones down to winograd_4x4_narrow_min_width
+    (fast/settings.py); else F(2x2, 3x3)."""
+    s = settings()
+    if OW >= s.winograd_4x4_min_width and N >= s.winograd_4x4_min_images:
+        return F4
+    if OW >= s.winograd_4x4_narrow_min_width and N >= s.winograd_4x4_narrow_min_images:
         return F4
     return F2
 
