@@ -229,8 +229,10 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2)
     gap = side_by_side_gap(W, padding, form)
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
-        # summed over n0:n1; dU only when dw is asked for (saliency maps need dx alone)
+        # summed over n0:n1; dU only when dw is asked for (saliency maps need dx alone),
+        # each tile's share made in dU_tile (a new array per tile would cost as much as the sum)
         dU = np.zeros((form.k, F, C), dtype=U.dtype) if need_dw else None
+        dU_tile = np.empty_like(dU) if need_dw else None
         db = np.zeros(F, dtype=U.dtype)
         V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, U.dtype, form)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (form.k * C * Q)):
@@ -244,7 +246,7 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
                 images = side_by_side(x[t0:t1], gap) if gap else x[t0:t1]
                 V = form.input(images, padding, scratch)
-                dU += np.matmul(dM, V.transpose(0, 2, 1))
+                dU += np.matmul(dM, V.transpose(0, 2, 1), out=dU_tile)
             if need_db:
                 db += dout[t0:t1].sum(axis=(0, 2, 3))
             if need_dx:                                       # dV[k] = U[k].T @ dM[k]
