@@ -374,3 +374,51 @@ def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), None, stride=1, padding=padding)
     assert out.ctx.winograd and out.ctx.form is getattr(winograd, form)
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, None, 1, padding), rtol=1e-10, atol=1e-10)
+
+
+# Filters that get no gradient keep their Winograd transform (winograd.kept_transform)
+def test_kept_transform_is_reused_only_while_the_weights_are_unchanged():
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 3, 3, 3))
+    U = winograd.kept_transform(w, winograd.F2)
+    assert winograd.kept_transform(w, winograd.F2) is U                 # the same array again
+    np.testing.assert_array_equal(U, winograd.transform_filters(w, winograd.F2))
+    assert not U.flags.writeable
+    U4 = winograd.kept_transform(w, winograd.F4)                        # each form its own
+    np.testing.assert_array_equal(U4, winograd.transform_filters(w, winograd.F4))
+    w[2, 1, 0, 2] += 1.0                                                # changed in place
+    U_changed = winograd.kept_transform(w, winograd.F2)
+    np.testing.assert_array_equal(U_changed, winograd.transform_filters(w, winograd.F2))
+    assert not np.array_equal(U_changed, U)
+    same_values = w.copy()                                              # another array
+    assert winograd.kept_transform(same_values, winograd.F2) is not U_changed
+    kept = len(winograd._kept)
+    del w, same_values                                                  # entries go with them
+    assert len(winograd._kept) == kept - 3
+
+
+def test_a_layer_without_gradients_sees_its_weights_change():
+    """Inference keeps the transform; an optimizer step (in place) and a changed weight
+    array both show in the next output, as on the plain route."""
+    rng = np.random.default_rng(6)
+    conv = minicnn.nn.Conv2d(24, 8, 3, padding=1)
+    x = rng.standard_normal((2, 24, 6, 6)).astype(np.float32)
+
+    def both_routes():
+        with minicnn.no_grad():
+            out = conv(Tensor(x)).data
+            with minicnn.plain():
+                want = conv(Tensor(x)).data
+        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+        return out
+
+    first = both_routes()
+    assert (id(conv.weight.data), 2) in winograd._kept, "the 6x6 maps went by F(2x2, 3x3)"
+    out = conv(Tensor(x))                                               # a training step
+    out.backward(np.ones_like(out.data))
+    minicnn.optim.SGD(conv.parameters(), lr=0.1).step()                 # changes w in place
+    second = both_routes()
+    assert not np.allclose(first, second)
+    conv.weight.data[...] = 0                                           # by hand, in place
+    np.testing.assert_array_equal(both_routes(), np.broadcast_to(conv.bias.data[:, None, None],
+                                                                 first.shape))

@@ -56,7 +56,9 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
     with one_blas_thread():
         if ctx.winograd:
-            out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share, ctx.form)
+            # weights that get no gradient (inference, explanations) keep their transform
+            U = None if ctx.needs_input_grad[1] else winograd.kept_transform(w, ctx.form)
+            out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share, ctx.form, U)
             return out                                  # (N, F, OH, OW)
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
