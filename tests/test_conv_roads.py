@@ -16,7 +16,6 @@ from gradcheck import check_gradients
 from kernel_calls import window_shapes
 from minicnn import fast
 from minicnn.fast import winograd
-from minicnn.fast.conv import uses_winograd
 from minicnn.fast.kernels.naive import conv2d_naive
 from minicnn.tensor import Tensor
 
@@ -172,35 +171,41 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
             np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("C, KH, stride, padding, size, N, winograd", [
-    (24, 3, 1, 1, 6, 2, True),          # the threshold, settings().winograd_min_channels
-    (25, 3, 1, 0, 6, 2, True),
-    (23, 3, 1, 1, 6, 2, False),         # too few channels to pay
-    (3, 3, 1, 1, 6, 2, False),          # RGB
-    (24, 3, 2, 1, 6, 2, False),         # stride 2
-    (24, 5, 1, 2, 6, 2, False),         # 5x5 filters
-    (32, 3, 1, 2, 2, 2, True),          # maps of 4x4 pixels, settings().winograd_min_pixels
-    (32, 3, 1, 1, 3, 2, False),         # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
-    (24, 3, 1, 1, 3, 63, False),        # ... up to 63 images,
-    (24, 3, 1, 1, 3, 64, True),         # ... from 64 by Winograd, side by side (winograd_small_maps_min_images)
-    (32, 3, 1, 0, 6, 2, True),          # 4x4 without padding
-    (32, 3, 1, 0, 5, 2, False),         # 3x3 without padding
-    (24, 3, 1, 0, 5, 64, True),         # ... in a batch of 64
+@pytest.mark.parametrize("C, KH, stride, padding, size, N, road", [
+    (24, 3, 1, 1, 6, 2, "winograd"),    # the threshold, settings().winograd_min_channels
+    (25, 3, 1, 0, 6, 2, "winograd"),
+    (23, 3, 1, 1, 6, 2, "im2col"),      # too few channels to pay
+    (3, 3, 1, 1, 6, 2, "im2col"),       # RGB
+    (24, 3, 2, 1, 6, 2, "im2col"),      # stride 2
+    (24, 5, 1, 2, 6, 2, "im2col"),      # 5x5 filters
+    (32, 3, 1, 2, 2, 2, "winograd"),    # maps of 4x4 pixels, settings().winograd_min_pixels
+    (32, 3, 1, 1, 3, 2, "im2col"),      # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
+    (24, 3, 1, 1, 3, 63, "im2col"),     # ... up to 63 images,
+    (24, 3, 1, 1, 3, 64, "winograd"),   # ... from 64 by Winograd, side by side (winograd_small_maps_min_images)
+    (24, 3, 1, 1, 3, 127, "winograd"),  # ... up to 127,
+    (24, 3, 1, 1, 3, 128, "pixel"),     # ... from 128 one product per pixel (small_maps_min_images)
+    (23, 3, 1, 1, 3, 128, "im2col"),    # ... with as many channels as Winograd needs
+    (24, 3, 2, 1, 5, 128, "im2col"),    # ... at stride 1
+    (32, 3, 1, 0, 6, 2, "winograd"),    # 4x4 without padding
+    (32, 3, 1, 0, 5, 2, "im2col"),      # 3x3 without padding
+    (24, 3, 1, 0, 5, 64, "winograd"),   # ... in a batch of 64
+    (24, 3, 1, 0, 5, 128, "pixel"),     # ... of 128
+    (24, 3, 1, 2, 6, 128, "winograd"),  # 4x4 maps are Winograd's in any batch
 ])
-def test_conv2d_takes_the_winograd_road_by_default(C, KH, stride, padding, size, N, winograd):
+def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road):
     """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
-    4x4 or more (smaller ones in batches of 64 or more) use Winograd; either way the result is
-    the six-loop convolution."""
+    4x4 or more use Winograd, smaller maps Winograd in batches of 64-127 and one product per
+    pixel from 128; the rest im2col. Whichever road, the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
     assert fast.settings().winograd_small_maps_min_images == 64, "and the batch sizes this"
+    assert fast.settings().small_maps_min_images == 128, "and this"
     rng = np.random.default_rng(C + size)
     x = rng.standard_normal((N, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
     b = rng.standard_normal(2)
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), stride=stride, padding=padding)
-    assert uses_winograd(N, C, KH, KH, stride, out.shape[2] * out.shape[3]) is winograd
-    assert out.ctx.winograd is winograd
+    assert (out.ctx.winograd, out.ctx.by_pixel) == (road == "winograd", road == "pixel")
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
 
 
@@ -422,3 +427,84 @@ def test_a_layer_without_gradients_sees_its_weights_change():
     conv.weight.data[...] = 0                                           # by hand, in place
     np.testing.assert_array_equal(both_routes(), np.broadcast_to(conv.bias.data[:, None, None],
                                                                  first.shape))
+
+
+# One product per output pixel (fast/small_maps.py): for maps under 4x4 in large batches.
+# The settings below send every stride-1 convolution there, whatever its filters and maps.
+every_shape_by_pixel = dict(winograd_min_channels=1, winograd_min_pixels=10 ** 9,
+                            small_maps_min_images=1)
+pixel_shapes = dict(N=st.integers(1, 3), C=st.integers(1, 3), F_=st.integers(1, 3),
+                    H=st.integers(1, 5), W=st.integers(1, 5), KH=st.integers(1, 3),
+                    KW=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16))
+
+
+def pixel_assume(H, W, KH, KW, padding):
+    assume(H + 2 * padding >= KH and W + 2 * padding >= KW)
+
+
+@settings(deadline=None, max_examples=40)
+@given(bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]), **pixel_shapes)
+@example(N=2, C=3, F_=2, H=3, W=3, KH=3, KW=3, padding=1, bias=True, dtype=np.float64, seed=0)  # vgg_bn_net's conv7
+@example(N=1, C=2, F_=2, H=1, W=1, KH=1, KW=1, padding=2, bias=True, dtype=np.float64, seed=0)  # windows of padding only
+@example(N=2, C=1, F_=3, H=2, W=4, KH=2, KW=3, padding=0, bias=False, dtype=np.float32, seed=0)
+def test_conv2d_by_pixel_matches_six_loops(N, C, F_, H, W, KH, KW, padding, bias, dtype, seed):
+    pixel_assume(H, W, KH, KW, padding)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F_, C, KH, KW)).astype(dtype)
+    b = rng.standard_normal(F_).astype(dtype) if bias else None
+    with fast.configure(**every_shape_by_pixel):
+        out = F.conv2d(Tensor(x), Tensor(w), None if b is None else Tensor(b), stride=1, padding=padding)
+    assert out.ctx is None or out.ctx.by_pixel                         # no graph: no ctx kept
+    assert out.dtype == dtype
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
+    np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@settings(deadline=None, max_examples=25)
+@given(bias=st.booleans(), **pixel_shapes)
+@example(N=2, C=2, F_=2, H=3, W=3, KH=3, KW=3, padding=1, bias=True, seed=0)
+@example(N=1, C=1, F_=1, H=1, W=2, KH=1, KW=2, padding=2, bias=True, seed=1)   # some windows all padding
+def test_conv2d_by_pixel_gradients(N, C, F_, H, W, KH, KW, padding, bias, seed):
+    """The backward of one product per pixel, summed where windows overlap, is the true
+    gradient of its forward (float64, centred differences)."""
+    pixel_assume(H, W, KH, KW, padding)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, KH, KW))]
+    arrays += [rng.standard_normal(F_)] if bias else []
+
+    def conv(x, w, b=None):
+        out = F.conv2d(x, w, b, stride=1, padding=padding)
+        assert out.ctx is None or out.ctx.by_pixel                     # the road under test
+        return out
+    with fast.configure(**every_shape_by_pixel):
+        check_gradients(conv, *arrays, seed=seed)
+
+
+@pytest.mark.parametrize("needs", [(True, True, True), (True, False, False), (False, True, False),
+                                   (False, False, True), (True, False, True)],
+                         ids=["all", "x", "w", "b", "x,b"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_conv2d_by_pixel_equals_im2col_in_shares(needs, workers):
+    """Each core's share of the batch, and any subset of the gradients: the same results as
+    im2col's, for vgg_bn_net's 3x3 maps with padding 1."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((7, 24, 3, 3)), rng.standard_normal((5, 24, 3, 3)), rng.standard_normal(5)
+    dout = rng.standard_normal((7, 5, 3, 3))
+
+    def run(**configuration):
+        with fast.configure(**configuration):
+            tensors = [Tensor(a, requires_grad=need) for a, need in zip((x, w, b), needs)]
+            out = F.conv2d(*tensors, stride=1, padding=1)
+            out.backward(dout)
+        return out, [t.grad for t in tensors]
+
+    by_im2col, expected = run(small_maps_min_images=10 ** 9, winograd_small_maps_min_images=10 ** 9)
+    by_pixel, got = run(small_maps_min_images=1, workers=workers, conv_min_share=1)
+    assert (by_im2col.ctx.by_pixel, by_pixel.ctx.by_pixel) == (False, True)
+    np.testing.assert_allclose(by_pixel.data, by_im2col.data, rtol=1e-12, atol=1e-12)
+    for g, e, need in zip(got, expected, needs):
+        assert (g is None) == (not need)
+        if need:
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)

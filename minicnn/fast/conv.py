@@ -19,13 +19,14 @@ F(4x4, 3x3), with 4x fewer (winograd.choose_form). Other shapes, and inputs with
 settings().winograd_min_channels channels (such as the first layer's RGB), use im2col:
 with so few channels to sum over, Winograd's 16 small matrix multiplies cost more than
 they save; so do maps under 4x4 (winograd_min_pixels) in batches of fewer than 64 images
-(winograd_small_maps_min_images).
+(winograd_small_maps_min_images). From 128 images (small_maps_min_images) such small maps
+go by one matrix product per output pixel instead, which skips the padding (small_maps.py).
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """
 import numpy as np
 
-from minicnn.fast import winograd
+from minicnn.fast import small_maps, winograd
 from minicnn.fast.kernels.im2col import col2im, im2col
 from minicnn.fast.parallel import for_each_share, one_blas_thread, tiles
 from minicnn.fast.settings import settings
@@ -42,6 +43,16 @@ def uses_winograd(N, C, KH, KW, stride, out_pixels):
                  or N >= settings().winograd_small_maps_min_images))
 
 
+def uses_pixel_products(N, C, stride, out_pixels):
+    """Whether a convolution of N images of C channels at `stride`, making maps of out_pixels
+    pixels, takes small_maps.py's road: one product per output pixel, for maps smaller than
+    Winograd's (settings().winograd_min_pixels), at stride 1, with as many channels as
+    Winograd needs, in batches of at least settings().small_maps_min_images."""
+    return (stride == 1 and out_pixels < settings().winograd_min_pixels
+            and C >= settings().winograd_min_channels
+            and N >= settings().small_maps_min_images)
+
+
 def conv2d_forward(ctx, x, w, b, stride, padding):
     """x (N, C, H, W), w (F, C, KH, KW), b (F,) or None -> out (N, F, OH, OW)."""
     N, C, H, W = x.shape
@@ -50,7 +61,8 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
-    ctx.winograd = uses_winograd(N, C, KH, KW, stride, OH * OW)
+    ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)
+    ctx.winograd = not ctx.by_pixel and uses_winograd(N, C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
@@ -60,6 +72,8 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
             U = None if ctx.needs_input_grad[1] else winograd.kept_transform(w, ctx.form)
             out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share, ctx.form, U)
             return out                                  # (N, F, OH, OW)
+        if ctx.by_pixel:
+            return small_maps.forward(x, w, b, padding, ctx.min_share)
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
@@ -91,6 +105,9 @@ def conv2d_backward(ctx, dout):
         if ctx.winograd:
             return winograd.backward(ctx.x, ctx.U, dout, p, ctx.min_share,
                                      need_dx, need_dw, need_db, ctx.form)
+        if ctx.by_pixel:
+            return small_maps.backward(ctx.x, ctx.w, dout, p, ctx.min_share,
+                                       need_dx, need_dw, need_db)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
         wide = OH * OW < settings().wide_columns_below

@@ -33,6 +33,12 @@ class Settings:
     # 512 images and 1.11x at 64 in training, 1.18x at 64 to the input only, but 0.37-0.95x
     # for 1-32 images (benchmarks/README.md, session 18)
     winograd_small_maps_min_images: int = 64
+    # ... but from this many images, maps under winograd_min_pixels go by one product per
+    # output pixel (fast/small_maps.py): at vgg_bn_net's 3x3 layer (256 channels), 1.33x as
+    # fast as F(2x2, 3x3) at 128 images and 1.56x at 512 in training, 1.16x and 1.49x to the
+    # input only; slower below about 96 images, where copying the filters' taps for each
+    # output pixel (5.4 times the filters) outweighs the products
+    small_maps_min_images: int = 128
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
     # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py)
