@@ -181,25 +181,22 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (32, 3, 1, 2, 2, 2, "winograd"),    # maps of 4x4 pixels, settings().winograd_min_pixels
     (32, 3, 1, 1, 3, 2, "im2col"),      # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
     (24, 3, 1, 1, 3, 63, "im2col"),     # ... up to 63 images,
-    (24, 3, 1, 1, 3, 64, "winograd"),   # ... from 64 by Winograd, side by side (winograd_small_maps_min_images)
-    (24, 3, 1, 1, 3, 127, "winograd"),  # ... up to 127,
-    (24, 3, 1, 1, 3, 128, "pixel"),     # ... from 128 one product per pixel (small_maps_min_images)
-    (23, 3, 1, 1, 3, 128, "im2col"),    # ... with as many channels as Winograd needs
-    (24, 3, 2, 1, 5, 128, "im2col"),    # ... at stride 1
+    (24, 3, 1, 1, 3, 64, "pixel"),      # ... from 64 products per pixel (small_maps_min_images)
+    (23, 3, 1, 1, 3, 64, "im2col"),     # ... with as many channels as Winograd needs
+    (24, 3, 2, 1, 5, 64, "im2col"),     # ... at stride 1
+    (24, 2, 1, 0, 4, 64, "pixel"),      # ... and filters of any size
     (32, 3, 1, 0, 6, 2, "winograd"),    # 4x4 without padding
     (32, 3, 1, 0, 5, 2, "im2col"),      # 3x3 without padding
-    (24, 3, 1, 0, 5, 64, "winograd"),   # ... in a batch of 64
-    (24, 3, 1, 0, 5, 128, "pixel"),     # ... of 128
-    (24, 3, 1, 2, 6, 128, "winograd"),  # 4x4 maps are Winograd's in any batch
+    (24, 3, 1, 0, 5, 64, "pixel"),      # ... in a batch of 64
+    (24, 3, 1, 2, 6, 64, "winograd"),   # 4x4 maps are Winograd's in any batch
 ])
 def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road):
     """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
-    4x4 or more use Winograd, smaller maps Winograd in batches of 64-127 and one product per
-    pixel from 128; the rest im2col. Whichever road, the result is the six-loop convolution."""
+    4x4 or more use Winograd; smaller maps products per pixel in batches of 64 or more;
+    the rest im2col. Whichever road, the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
-    assert fast.settings().winograd_small_maps_min_images == 64, "and the batch sizes this"
-    assert fast.settings().small_maps_min_images == 128, "and this"
+    assert fast.settings().small_maps_min_images == 64, "and the batch sizes this"
     rng = np.random.default_rng(C + size)
     x = rng.standard_normal((N, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
@@ -467,7 +464,7 @@ def test_conv2d_by_pixel_matches_six_loops(N, C, F_, H, W, KH, KW, padding, bias
 @example(N=2, C=2, F_=2, H=3, W=3, KH=3, KW=3, padding=1, bias=True, seed=0)
 @example(N=1, C=1, F_=1, H=1, W=2, KH=1, KW=2, padding=2, bias=True, seed=1)   # some windows all padding
 def test_conv2d_by_pixel_gradients(N, C, F_, H, W, KH, KW, padding, bias, seed):
-    """The backward of one product per pixel, summed where windows overlap, is the true
+    """The backward of the products per pixel, summed where windows overlap, is the true
     gradient of its forward (float64, centred differences)."""
     pixel_assume(H, W, KH, KW, padding)
     rng = np.random.default_rng(seed)
@@ -500,7 +497,7 @@ def test_conv2d_by_pixel_equals_im2col_in_shares(needs, workers):
             out.backward(dout)
         return out, [t.grad for t in tensors]
 
-    by_im2col, expected = run(small_maps_min_images=10 ** 9, winograd_small_maps_min_images=10 ** 9)
+    by_im2col, expected = run(small_maps_min_images=10 ** 9)
     by_pixel, got = run(small_maps_min_images=1, workers=workers, conv_min_share=1)
     assert (by_im2col.ctx.by_pixel, by_pixel.ctx.by_pixel) == (False, True)
     np.testing.assert_allclose(by_pixel.data, by_im2col.data, rtol=1e-12, atol=1e-12)

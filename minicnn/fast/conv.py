@@ -18,9 +18,9 @@ maps at least 15 wide (and batches of 4 or more; 7 wide in batches of 128 or mor
 F(4x4, 3x3), with 4x fewer (winograd.choose_form). Other shapes, and inputs with fewer than
 settings().winograd_min_channels channels (such as the first layer's RGB), use im2col:
 with so few channels to sum over, Winograd's 16 small matrix multiplies cost more than
-they save; so do maps under 4x4 (winograd_min_pixels) in batches of fewer than 64 images
-(winograd_small_maps_min_images). From 128 images (small_maps_min_images) such small maps
-go by one matrix product per output pixel instead, which skips the padding (small_maps.py).
+they save. Maps under 4x4 (winograd_min_pixels) go by matrix products per output pixel,
+which skips the padding (small_maps.py), in batches of 64 or more (small_maps_min_images),
+and by im2col in fewer.
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """
@@ -33,21 +33,18 @@ from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
 
-def uses_winograd(N, C, KH, KW, stride, out_pixels):
-    """Whether a convolution of N images of C channels with KH x KW filters at `stride`, making
-    maps of out_pixels = OH*OW pixels, takes the Winograd road (with the settings in force).
-    Maps smaller than 4x4 do so only in large batches: F(2x2, 3x3) computes a 4x4 block for a
-    3x3 map, which pays only when many images go side by side."""
+def uses_winograd(C, KH, KW, stride, out_pixels):
+    """Whether a convolution of C channels with KH x KW filters at `stride`, making maps of
+    out_pixels = OH*OW pixels, takes the Winograd road (with the settings in force)."""
     return ((KH, KW, stride) == (3, 3, 1) and C >= settings().winograd_min_channels
-            and (out_pixels >= settings().winograd_min_pixels
-                 or N >= settings().winograd_small_maps_min_images))
+            and out_pixels >= settings().winograd_min_pixels)
 
 
 def uses_pixel_products(N, C, stride, out_pixels):
     """Whether a convolution of N images of C channels at `stride`, making maps of out_pixels
-    pixels, takes small_maps.py's road: one product per output pixel, for maps smaller than
-    Winograd's (settings().winograd_min_pixels), at stride 1, with as many channels as
-    Winograd needs, in batches of at least settings().small_maps_min_images."""
+    pixels, takes small_maps.py's road: products per output pixel, for maps smaller than
+    Winograd's (settings().winograd_min_pixels), filters of any size at stride 1, with as
+    many channels as Winograd needs, in batches of at least settings().small_maps_min_images."""
     return (stride == 1 and out_pixels < settings().winograd_min_pixels
             and C >= settings().winograd_min_channels
             and N >= settings().small_maps_min_images)
@@ -61,8 +58,8 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
-    ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)
-    ctx.winograd = not ctx.by_pixel and uses_winograd(N, C, KH, KW, stride, OH * OW)
+    ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
+    ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)   # smaller maps: never both
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))

@@ -28,17 +28,13 @@ class Settings:
     winograd_min_channels: int = 24
     # ... and output maps of this many pixels or more,
     winograd_min_pixels: int = 16
-    # ... or, for smaller maps, batches of at least this many images. vgg_bn_net's last layer
-    # (3x3 maps, 256 channels) by F(2x2, 3x3) side by side against im2col: 1.44x as fast at
-    # 512 images and 1.11x at 64 in training, 1.18x at 64 to the input only, but 0.37-0.95x
-    # for 1-32 images (benchmarks/README.md, session 18)
-    winograd_small_maps_min_images: int = 64
-    # ... but from this many images, maps under winograd_min_pixels go by one product per
-    # output pixel (fast/small_maps.py): at vgg_bn_net's 3x3 layer (256 channels), 1.33x as
-    # fast as F(2x2, 3x3) at 128 images and 1.56x at 512 in training, 1.16x and 1.49x to the
-    # input only; slower below about 96 images, where copying the filters' taps for each
-    # output pixel (5.4 times the filters) outweighs the products
-    small_maps_min_images: int = 128
+    # Smaller maps (vgg_bn_net's 3x3 layer) go by matrix products per output pixel, which
+    # skips the padding's taps (fast/small_maps.py), in batches of at least this many images,
+    # and by im2col in fewer. At that layer (256 channels, forward and backward) it was
+    # 1.25-1.8x as fast as F(2x2, 3x3) side by side and 1.45-2.4x as fast as im2col at 64-512
+    # images, slower at 32 and below, where each tap is read once per output pixel that uses
+    # it (benchmarks/README.md, session 19)
+    small_maps_min_images: int = 64
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
     # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py)

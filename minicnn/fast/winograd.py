@@ -26,8 +26,7 @@ conv2 at batch 128), and writing it out to memory and reading it back cost
 more than the transform (a training step was 4% faster without it, on a
 Sapphire Rapids core).
 
-Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7, and its 3 in batches of 64
-to 127: conv.uses_winograd) are transformed with a tile's images side by side, one zero
+Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7) are transformed with a tile's images side by side, one zero
 column between neighbours, as one wide image (side_by_side). That zero column is the
 right padding of one image and the left of the next, and an odd width makes each image
 an even number of columns: its tiles end where the next image's begin. The spare slot is
