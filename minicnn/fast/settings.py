@@ -28,13 +28,6 @@ class Settings:
     winograd_min_channels: int = 24
     # ... and output maps of this many pixels or more,
     winograd_min_pixels: int = 16
-    # Smaller maps (vgg_bn_net's 3x3 layer) go by matrix products per output pixel, which
-    # skips the padding's taps (fast/small_maps.py), in batches of at least this many images,
-    # and by im2col in fewer. At that layer (256 channels, forward and backward) it was
-    # 1.25-1.8x as fast as F(2x2, 3x3) side by side and 1.45-2.4x as fast as im2col at 64-512
-    # images, slower at 32 and below, where each tap is read once per output pixel that uses
-    # it (benchmarks/README.md, session 19)
-    small_maps_min_images: int = 64
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
     # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py)
@@ -47,11 +40,18 @@ class Settings:
     # winograd_4x4_narrow_min_images: a map that is one or two tiles wide gives each of its
     # 36 products few columns, and transforming the filters (36 rather than 16 matrices of
     # F x C) is paid once per batch. At vgg_bn_net's 7x7 (256 channels) and residual_net's
-    # 8x8 (128 -> 256), forward and backward, F(4x4, 3x3) was 1.06-1.15x as fast as F(2x2,
-    # 3x3) at 128 and 512 images, about even at 64, 0.90-0.98x at 16-32 (0.63x at 8); at 5x5
-    # and 4x4 slower even at 512 (0.67x, 0.89x; benchmarks/README.md, session 19)
+    # 8x8 (128 -> 256), forward and backward, F(4x4, 3x3) was 1.02-1.16x as fast as F(2x2,
+    # 3x3) at 512 images and 1.00-1.15x at 128, about even at 64, 0.90-0.98x at 16-32 (0.63x
+    # at 8); at 5x5 and 4x4 slower even at 512 (0.67x, 0.89x; benchmarks/README.md, session 19)
     winograd_4x4_narrow_min_width: int = 7
     winograd_4x4_narrow_min_images: int = 128
+    # Maps under winograd_min_pixels (vgg_bn_net's 3x3 layer) go by matrix products per output
+    # pixel, which skip the padding's taps (fast/small_maps.py), in batches of at least this
+    # many images, and by im2col in fewer. At that layer (256 channels, forward and backward)
+    # it was 1.25-1.8x as fast as F(2x2, 3x3) side by side and 1.45-2.4x as fast as im2col at
+    # 64-512 images, slower at 32 and below, where each tap is read once per output pixel
+    # that uses it (benchmarks/README.md, session 19)
+    small_maps_min_images: int = 64
     # Winograd transforms a tile's images side by side, as one wide image: always for odd
     # widths (one zero column shared between neighbours saves slots), and, by F(2x2, 3x3),
     # for even widths up to this (longer rows for the transforms; wider maps lose more to
