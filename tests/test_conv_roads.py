@@ -180,23 +180,27 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (24, 5, 1, 2, 6, 2, "im2col"),      # 5x5 filters
     (32, 3, 1, 2, 2, 2, "winograd"),    # maps of 4x4 pixels, settings().winograd_min_pixels
     (32, 3, 1, 1, 3, 2, "im2col"),      # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
-    (24, 3, 1, 1, 3, 63, "im2col"),     # ... up to 63 images,
-    (24, 3, 1, 1, 3, 64, "pixel"),      # ... from 64 products per pixel (small_maps_min_images)
+    (24, 3, 1, 1, 3, 62, "im2col"),     # ... up to 62 images,
+    (24, 3, 1, 1, 3, 63, "pixel"),      # ... from 63 (7 per pixel) products per pixel
     (23, 3, 1, 1, 3, 64, "im2col"),     # ... with as many channels as Winograd needs
     (24, 3, 2, 1, 5, 64, "im2col"),     # ... at stride 1
     (24, 2, 1, 0, 4, 64, "pixel"),      # ... and filters of any size
     (32, 3, 1, 0, 6, 2, "winograd"),    # 4x4 without padding
     (32, 3, 1, 0, 5, 2, "im2col"),      # 3x3 without padding
     (24, 3, 1, 0, 5, 64, "pixel"),      # ... in a batch of 64
-    (24, 3, 1, 2, 6, 64, "winograd"),   # 4x4 maps are Winograd's in any batch
+    (24, 3, 1, 1, 4, 111, "winograd"),  # 4x4 maps: Winograd up to 111 images,
+    (24, 3, 1, 1, 4, 112, "pixel"),     # ... products per pixel from 112 (small_maps_max_pixels)
+    (24, 3, 1, 2, 6, 112, "winograd"),  # 8x8 maps: Winograd in any batch
 ])
 def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road):
     """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
-    4x4 or more use Winograd; smaller maps products per pixel in batches of 64 or more;
-    the rest im2col. Whichever road, the result is the six-loop convolution."""
+    4x4 or more use Winograd, and stride-1 layers with as many channels and maps of up to 4x4
+    products per pixel in batches of 7 images per pixel or more; the rest im2col. Whichever
+    road, the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
-    assert fast.settings().small_maps_min_images == 64, "and the batch sizes this"
+    assert fast.settings().small_maps_max_pixels == 16, "and this"
+    assert fast.settings().small_maps_images_per_pixel == 7, "and the batch sizes this"
     rng = np.random.default_rng(C + size)
     x = rng.standard_normal((N, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
@@ -426,10 +430,10 @@ def test_a_layer_without_gradients_sees_its_weights_change():
                                                                  first.shape))
 
 
-# One product per output pixel (fast/small_maps.py): for maps under 4x4 in large batches.
+# Products per output pixel (fast/small_maps.py): for maps of up to 4x4 in large batches.
 # The settings below send every stride-1 convolution there, whatever its filters and maps.
-every_shape_by_pixel = dict(winograd_min_channels=1, winograd_min_pixels=10 ** 9,
-                            small_maps_min_images=1)
+every_shape_by_pixel = dict(winograd_min_channels=1, small_maps_max_pixels=10 ** 9,
+                            small_maps_images_per_pixel=0)
 pixel_shapes = dict(N=st.integers(1, 3), C=st.integers(1, 3), F_=st.integers(1, 3),
                     H=st.integers(1, 5), W=st.integers(1, 5), KH=st.integers(1, 3),
                     KW=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16))
@@ -497,8 +501,8 @@ def test_conv2d_by_pixel_equals_im2col_in_shares(needs, workers):
             out.backward(dout)
         return out, [t.grad for t in tensors]
 
-    by_im2col, expected = run(small_maps_min_images=10 ** 9)
-    by_pixel, got = run(small_maps_min_images=1, workers=workers, conv_min_share=1)
+    by_im2col, expected = run(small_maps_max_pixels=1)
+    by_pixel, got = run(small_maps_images_per_pixel=0, workers=workers, conv_min_share=1)
     assert (by_im2col.ctx.by_pixel, by_pixel.ctx.by_pixel) == (False, True)
     np.testing.assert_allclose(by_pixel.data, by_im2col.data, rtol=1e-12, atol=1e-12)
     for g, e, need in zip(got, expected, needs):

@@ -18,9 +18,10 @@ maps at least 15 wide (and batches of 4 or more; 7 wide in batches of 128 or mor
 F(4x4, 3x3), with 4x fewer (winograd.choose_form). Other shapes, and inputs with fewer than
 settings().winograd_min_channels channels (such as the first layer's RGB), use im2col:
 with so few channels to sum over, Winograd's 16 small matrix multiplies cost more than
-they save. Maps under 4x4 (winograd_min_pixels) go by matrix products per output pixel,
-which skips the padding (small_maps.py), in batches of 64 or more (small_maps_min_images),
-and by im2col in fewer.
+they save. Maps of up to 4x4 (small_maps_max_pixels) go by matrix products per output
+pixel, which skip the padding (small_maps.py), in batches of at least 7 images per pixel
+(63 for 3x3 maps, 112 for 4x4; small_maps_images_per_pixel), and in fewer by im2col (maps
+under 4x4, winograd_min_pixels) or Winograd (4x4).
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """
@@ -42,12 +43,12 @@ def uses_winograd(C, KH, KW, stride, out_pixels):
 
 def uses_pixel_products(N, C, stride, out_pixels):
     """Whether a convolution of N images of C channels at `stride`, making maps of out_pixels
-    pixels, takes small_maps.py's road: products per output pixel, for maps smaller than
-    Winograd's (settings().winograd_min_pixels), filters of any size at stride 1, with as
-    many channels as Winograd needs, in batches of at least settings().small_maps_min_images."""
-    return (stride == 1 and out_pixels < settings().winograd_min_pixels
+    pixels, takes small_maps.py's road: products per output pixel, for maps of at most
+    settings().small_maps_max_pixels, filters of any size at stride 1, with as many channels
+    as Winograd needs, in batches of at least small_maps_images_per_pixel per output pixel."""
+    return (stride == 1 and out_pixels <= settings().small_maps_max_pixels
             and C >= settings().winograd_min_channels
-            and N >= settings().small_maps_min_images)
+            and N >= settings().small_maps_images_per_pixel * out_pixels)
 
 
 def conv2d_forward(ctx, x, w, b, stride, padding):
@@ -58,8 +59,8 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
-    ctx.winograd = uses_winograd(C, KH, KW, stride, OH * OW)
-    ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)   # smaller maps: never both
+    ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)
+    ctx.winograd = not ctx.by_pixel and uses_winograd(C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
     # images per share at least: waking a helper costs tens of microseconds
     ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))

@@ -1,4 +1,5 @@
-r"""Convolution of small maps (vgg_bn_net's 3x3 layer) by matrix products per output pixel.
+r"""Convolution of small maps (vgg_bn_net's 3x3 layer, residual_net's 4x4) by matrix products
+per output pixel.
 
 On a 3x3 map with padding 1, a 3x3 filter's window hangs over the border at 8 of the 9
 output pixels. im2col multiplies the padding's zeros too (81 taps per filter and input
@@ -20,9 +21,10 @@ windows overlap:
 
 For vgg_bn_net's 3x3 layer (256 -> 256 channels), forward and backward of a training batch
 of 512 images took 77 ms this way against 139 ms by F(2x2, 3x3) side by side and 186 ms by
-im2col, on a Zen 4 core pair (PyTorch: 87 ms; benchmarks/README.md, session 19). With fewer
-than settings().small_maps_min_images images it is slower than im2col, which those take
-(fast/conv.py): each tap is read once for every output pixel that uses it.
+im2col, on a Zen 4 core pair (PyTorch: 87 ms; benchmarks/README.md, session 19); at 4x4,
+130 ms against 167 ms by F(2x2, 3x3). Each tap is read once for every output pixel that uses
+it, so in small batches the other roads are faster: fast/conv.py takes this one from
+settings().small_maps_images_per_pixel images per output pixel.
 """
 import numpy as np
 
