@@ -2,7 +2,7 @@
 
     conv.py       im2col by a compiled kernel, a few images at a time, per core
     winograd.py   3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) or F(4x4, 3x3)
-    small_maps.py maps under 4x4 in large batches: matrix products per output pixel
+    small_maps.py maps up to 4x4 in large batches: matrix products per output pixel
     pool.py       max-pooling, 2x2 windows written out
     linear.py     the weight matrix shared between the cores
     relu.py       the ReLU rules as compiled loops
