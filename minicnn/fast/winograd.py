@@ -26,8 +26,9 @@ conv2 at batch 128), and writing it out to memory and reading it back cost
 more than the transform (a training step was 4% faster without it, on a
 Sapphire Rapids core).
 
-Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7) are transformed with a tile's images side by side, one zero
-column between neighbours, as one wide image (side_by_side). That zero column is the
+Maps of odd width with padding 1 (vgg_bn_net's 31, 15 and 7) are transformed with a
+tile's images side by side, one zero column between neighbours, as one wide image
+(side_by_side). That zero column is the
 right padding of one image and the left of the next, and an odd width makes each image
 an even number of columns: its tiles end where the next image's begin. The spare slot is
 then one per row of the wide image, not one per image's row: four 7x7 images take 4 rows
@@ -55,7 +56,7 @@ F(4x4, 3x3)'s tiles, too, end where the next image begins; on other odd widths a
 straddles two images, which is still exact, only less saving). That made vgg_bn_net's
 training step 1.11x faster (1,688 against 1,866 ms at batch 512, one process, Zen 4).
 Narrower maps (vgg_bn_net's 7x7, residual_net's 8x8) take F(4x4, 3x3) only in batches of
-128 or more (1.06-1.15x there; in small batches its 36 thin products and the filters'
+128 or more (1.0-1.16x there; in small batches its 36 thin products and the filters'
 transform, paid once per batch, made it up to a third slower); under 7 wide never.
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
@@ -124,9 +125,9 @@ def kept_transform(w, form=F2):
     """transform_filters(w, form), kept while the array w lives: the next call with the same
     array, its values unchanged, returns the same U (read-only). For weights that get no
     gradient (inference, explanations), which go through a layer call after call: at batch
-    1 the transform was a sixth of the reference net's forward (0.77 against 0.64 ms without
-    it on Zen 4). An array changed in place no longer equals its copy and is transformed
-    again; an entry goes when its array does."""
+    1 the transform was about 15% of the reference net's forward (0.82 ms with it, 0.74 ms
+    kept, one process on Zen 4). An array changed in place no longer equals its copy and is
+    transformed again; an entry goes when its array does."""
     key = (id(w), form.m)
     kept = _kept.get(key)
     if kept is not None and kept[0]() is w and np.array_equal(kept[1], w):
