@@ -43,15 +43,16 @@ def windows(size, K, padding, out_size):
 
 
 def window_rows(x_hw, kernel_hw, padding, out_hw):
-    """[(oy, ox, iy, ky, (ix0, ix1), kx0)]: for every output pixel (oy, ox), each row iy of its
-    window that holds input pixels, ix0:ix1, which meet the filters' row ky, taps kx0 on."""
+    """[(oy, ox, iy, ky, (ix0, ix1), (kx0, kx1))]: for every output pixel (oy, ox), each row iy
+    of its window that holds input pixels, ix0:ix1, which meet the filters' row ky, taps kx0:kx1."""
     rows = windows(x_hw[0], kernel_hw[0], padding, out_hw[0])
     columns = windows(x_hw[1], kernel_hw[1], padding, out_hw[1])
     pieces = []
     for oy, (iy0, iy1, ky0) in enumerate(rows):
         for ox, (ix0, ix1, kx0) in enumerate(columns):
             if ix1 > ix0:                         # else all padding: out is the bias there
-                pieces += [(oy, ox, iy, ky0 + iy - iy0, (ix0, ix1), kx0) for iy in range(iy0, iy1)]
+                kx = (kx0, kx0 + ix1 - ix0)
+                pieces += [(oy, ox, iy, ky0 + iy - iy0, (ix0, ix1), kx) for iy in range(iy0, iy1)]
     return pieces
 
 
@@ -66,16 +67,17 @@ def forward(x, w, b, padding, min_share):
     F, _, KH, KW = w.shape
     OH, OW = H + 2 * padding - KH + 1, W + 2 * padding - KW + 1
     taps = channels_last(w)                                   # (F, KH, KW, C)
+    pieces = window_rows((H, W), (KH, KW), padding, (OH, OW))
     out = np.zeros((N, OH, OW, F), dtype=w.dtype)             # channels last until the end
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
         n = n1 - n0
         xs = channels_last(x[n0:n1])                          # (n, H, W, C)
         product = np.empty((n, F), dtype=w.dtype)
-        for oy, ox, iy, ky, (ix0, ix1), kx0 in window_rows((H, W), (KH, KW), padding, (OH, OW)):
-            X_r = xs[:, iy, ix0:ix1].reshape(n, -1)                           # (n, w*C)
-            W_r = taps[:, ky, kx0:kx0 + ix1 - ix0].reshape(F, -1)             # (F, w*C)
-            out[n0:n1, oy, ox] += np.matmul(X_r, W_r.T, out=product)          # (n, F)
+        for oy, ox, iy, ky, (ix0, ix1), (kx0, kx1) in pieces:
+            X_r = xs[:, iy, ix0:ix1].reshape(n, -1)           # (n, w*C)
+            W_r = taps[:, ky, kx0:kx1].reshape(F, -1)         # (F, w*C)
+            out[n0:n1, oy, ox] += np.matmul(X_r, W_r.T, out=product)   # (n, F)
     for_each_share(N, forward_share, min_share)
     if b is not None:
         out += b                                              # (F,): the last axis
@@ -88,7 +90,8 @@ def backward(x, w, dout, padding, min_share, need_dx, need_dw, need_db):
     N, F, OH, OW = dout.shape
     _, C, KH, KW = w.shape
     H, W = OH - 2 * padding + KH - 1, OW - 2 * padding + KW - 1
-    taps = channels_last(w)                                   # (F, KH, KW, C)
+    taps = channels_last(w) if need_dx else None              # (F, KH, KW, C)
+    pieces = window_rows((H, W), (KH, KW), padding, (OH, OW))
     dx = np.empty((N, C, H, W), dtype=w.dtype) if need_dx else None
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
@@ -97,9 +100,8 @@ def backward(x, w, dout, padding, min_share, need_dx, need_dw, need_db):
         xs = channels_last(x[n0:n1]) if need_dw else None     # (n, H, W, C)
         dxs = np.zeros((n, H, W, C), dtype=w.dtype) if need_dx else None
         dtaps = np.zeros((F, KH, KW, C), dtype=w.dtype) if need_dw else None
-        for oy, ox, iy, ky, (ix0, ix1), kx0 in window_rows((H, W), (KH, KW), padding, (OH, OW)):
+        for oy, ox, iy, ky, (ix0, ix1), (kx0, kx1) in pieces:
             g_o = g[:, oy, ox]                                # (n, F)
-            kx1 = kx0 + ix1 - ix0
             if need_dw:                                       # dW_r = dout_o.T @ X_r
                 X_r = xs[:, iy, ix0:ix1].reshape(n, -1)       # (n, w*C)
                 dtaps[:, ky, kx0:kx1] += (g_o.T @ X_r).reshape(F, -1, C)
