@@ -20,6 +20,12 @@ from minicnn.fast.kernels.naive import conv2d_naive
 from minicnn.tensor import Tensor
 
 
+# every 3x3 stride-1 convolution by Winograd, whatever its channels, map and batch; and by its
+# F(4x4, 3x3) too
+any_winograd = dict(winograd_min_channels=1, winograd_min_pixels=1, winograd_min_batch_pixels=1)
+every_shape_by_f4 = dict(any_winograd, winograd_4x4_min_width=1, winograd_4x4_min_images=1)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def fast_route():
     """The tests below are about the fast route's roads, whatever MINICNN_PLAIN says."""
@@ -93,7 +99,7 @@ def winograd_assume(H, W, padding):
 def test_conv2d_by_winograd_matches_six_loops(N, C, F_, H, W, padding, bias, dtype, seed):
     out = winograd_against_six_loops(N, C, F_, H, W, padding, bias, dtype, seed,
                                      1e-12 if dtype == np.float64 else 1e-5,
-                                     winograd_min_channels=1, winograd_min_pixels=1)
+                                     **any_winograd)
     assert out.ctx.form is winograd.F2                                  # small maps
 
 
@@ -133,17 +139,61 @@ def test_winograd_in_tiles_equals_one_tile(images_per_tile):
         out.backward(dout)
         return out.data, xt.grad, wt.grad, bt.grad
 
-    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1, workers=1):        # one share: only tiles split
+    with fast.configure(**any_winograd, workers=1):     # one share: only tiles split
         whole = run()                                   # the default: 5 small images fit one tile
     slots = 3 * 5                                       # 3 rows of 4 tiles and a spare slot
     one_image = 16 * (C + F_) * slots * 8               # V and M of one image: 16 x (C + F) x Q x 8 bytes
-    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1, workers=1, tile_bytes=images_per_tile * one_image):
+    with fast.configure(**any_winograd, workers=1, tile_bytes=images_per_tile * one_image):
         V_buffer, _ = winograd.buffers(N, C, F_, slots, np.float64)
         assert len(V_buffer) == images_per_tile * 16 * C * slots      # the split under test
         tiled = run()
     for got, want in zip(tiled, whole):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(whole[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-12, atol=1e-12)
+
+
+# The roads a single image can take, and the map width that sends it each way: im2col one
+# product per image, or all its columns in one (wide_columns_below); F(2x2, 3x3) on maps of even
+# width (two zero columns side by side), odd (one) or wider than side_by_side_max_width (apart);
+# F(4x4, 3x3) on an even width and an odd one (side by side)
+single_image_roads = {
+    "im2col": (6, dict(winograd_min_channels=10**6, wide_columns_below=1)),
+    "im2col, wide": (6, dict(winograd_min_channels=10**6)),
+    "F2, even": (6, any_winograd),
+    "F2, odd": (7, any_winograd),
+    "F2, apart": (10, any_winograd),
+    "F4, even": (16, every_shape_by_f4),
+    "F4, odd": (15, every_shape_by_f4),
+}
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("road", sorted(single_image_roads))
+def test_a_single_image_shared_out_by_channels_equals_one_core(road, workers):
+    """A single image's convolution is shared out between the cores by its channels
+    (fast/parallel.py for_each_part): its output channels forward, its input channels for dx
+    alone. On every road, uneven shares of 5 input and 7 output channels give the output and
+    dx of the whole image on one core, and the output is the six-loop convolution."""
+    W, road_settings = single_image_roads[road]
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((1, 5, 6, W)), rng.standard_normal((7, 5, 3, 3)), rng.standard_normal(7)
+    dout = rng.standard_normal((1, 7, 6, W))                            # padding 1: same size
+
+    def run(**configuration):
+        with fast.configure(**road_settings, **configuration):
+            xt = Tensor(x, requires_grad=True)                          # dx alone, as for saliency
+            out = F.conv2d(xt, Tensor(w), Tensor(b), stride=1, padding=1)
+            out.backward(dout)
+        assert out.ctx.winograd == road.startswith("F")
+        assert out.ctx.form is (winograd.F4 if road.startswith("F4") else
+                                winograd.F2 if road.startswith("F2") else None)
+        return out.data, xt.grad
+
+    one_core = run(workers=1)
+    shared = run(workers=workers, conv_min_share=1)                     # every channel worth a share
+    for got, want in zip(shared, one_core):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(shared[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True),
@@ -162,7 +212,7 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
         return out.ctx.winograd, [t.grad for t in tensors]
 
     by_im2col, expected = grads()
-    with fast.configure(winograd_min_channels=1, winograd_min_pixels=1):
+    with fast.configure(**any_winograd):
         by_winograd, got = grads()
     assert (by_im2col, by_winograd) == (False, True)
     for g, e, need in zip(got, expected, needs):
@@ -188,6 +238,10 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (32, 3, 1, 0, 6, 2, "winograd"),    # 4x4 without padding
     (32, 3, 1, 0, 5, 2, "im2col"),      # 3x3 without padding
     (24, 3, 1, 0, 5, 64, "pixel"),      # ... in a batch of 64
+    (24, 3, 1, 1, 4, 1, "im2col"),      # a single 4x4 map: 16 pixels, under winograd_min_batch_pixels
+    (24, 3, 1, 1, 5, 1, "im2col"),      # ... a single 5x5 (25)
+    (24, 3, 1, 1, 6, 1, "winograd"),    # ... but a single 6x6 (36)
+    (24, 3, 1, 1, 4, 2, "winograd"),    # two 4x4 maps (32)
     (24, 3, 1, 1, 4, 111, "winograd"),  # 4x4 maps: Winograd up to 111 images,
     (24, 3, 1, 1, 4, 112, "pixel"),     # ... products per pixel from 112 (small_maps_max_pixels)
     (24, 3, 1, 2, 6, 112, "winograd"),  # 8x8 maps: Winograd in any batch
@@ -199,6 +253,7 @@ def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road)
     road, the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
+    assert fast.settings().winograd_min_batch_pixels == 32, "and the single images' maps this"
     assert fast.settings().small_maps_max_pixels == 16, "and this"
     assert fast.settings().small_maps_images_per_pixel == 7, "and the batch sizes this"
     rng = np.random.default_rng(C + size)
@@ -221,8 +276,7 @@ def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road)
 def test_conv2d_by_winograd_gradients(N, C, F_, H, W, padding, bias, seed):
     """3x3 stride-1 filters through Winograd's F(2x2, 3x3) (every channel count here, not just
     C >= 24): its backward must be the true gradient of its forward."""
-    winograd_gradients(N, C, F_, H, W, padding, bias, seed, winograd.F2,
-                       winograd_min_channels=1, winograd_min_pixels=1)
+    winograd_gradients(N, C, F_, H, W, padding, bias, seed, winograd.F2, **any_winograd)
 
 
 def winograd_gradients(N, C, F_, H, W, padding, bias, seed, form, **configuration):
@@ -290,9 +344,8 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
 
 
 # Winograd's F(4x4, 3x3) (fast/kernels/winograd4.py): for maps at least winograd_4x4_min_width
-# wide (narrower ones in large batches), odd widths with padding 1 side by side. The settings below send every shape there.
-every_shape_by_f4 = dict(winograd_min_channels=1, winograd_min_pixels=1, winograd_4x4_min_width=1,
-                         winograd_4x4_min_images=1)
+# wide (narrower ones in large batches), odd widths with padding 1 side by side.
+# every_shape_by_f4 (at the top) sends every shape there.
 
 
 @settings(deadline=None, max_examples=30)

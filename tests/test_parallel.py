@@ -4,6 +4,7 @@ whole batch in one go. Also: after a warm-up, a training step costs (almost) no 
 (fast/memory.py). The settings are changed through fast.configure, the public switch."""
 import resource
 import sys
+import threading
 import time
 
 import numpy as np
@@ -26,6 +27,67 @@ def test_shares_cover_the_range_once_in_order(workers, N, min_share):
     assert all(a[1] == b[0] for a, b in zip(shares, shares[1:]))          # contiguous, in order
     assert len(shares) == max(1, min(workers, N // min_share))
     assert all(n1 - n0 >= min(min_share, N) for n0, n1 in shares)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_a_batch_is_shared_by_images_and_one_image_by_channels(workers):
+    """for_each_part: a batch's parts hold all the channels, a single image's all of it; each
+    part at least settings().conv_min_share of the work."""
+    def part(n0, n1, k0, k1):
+        return n0, n1, k0, k1
+    with fast.configure(workers=workers, conv_min_share=10):
+        assert parallel.for_each_part(1, 7, part, work=70) == \
+            [(0, 1, 7 * k // workers, 7 * (k + 1) // workers) for k in range(workers)]
+        assert parallel.for_each_part(6, 7, part, work=60) == \
+            [(6 * k // workers, 6 * (k + 1) // workers, 0, 7) for k in range(workers)]
+        assert parallel.for_each_part(1, 7, part, work=13) == [(0, 1, 0, 7)]    # under 2 x 10
+        assert parallel.for_each_part(6, 7, part, work=13) == [(0, 6, 0, 7)]
+
+
+def test_a_share_its_helper_has_not_begun_is_taken_back():
+    """A call does not wait for a helper that has not begun its share (asleep, or busy with
+    another caller's): the caller works that share itself, once done with its own, and the
+    helper skips it later. Every share is worked once."""
+    begun, release = threading.Event(), threading.Event()
+
+    def blocking(n0, n1):                            # another caller's: its helper share blocks
+        if n0 == 0:
+            begun.wait(10)                           # (so that the helper, not the caller, has it)
+        else:
+            begun.set()
+            release.wait(10)
+
+    def other_caller():
+        with fast.configure(workers=2):
+            parallel.for_each_share(2, blocking)
+
+    worked, results = [], []
+
+    def share(n0, n1):
+        worked.append((n0, n1))
+        return n0, n1
+
+    def ours():
+        with fast.configure(workers=2):
+            results.append(parallel.for_each_share(4, share))
+
+    other = threading.Thread(target=other_caller)
+    other.start()
+    assert begun.wait(10)                            # helper 1 is now stuck in `blocking`
+    helper = parallel.get_helper(0)
+    ours_thread = threading.Thread(target=ours)
+    ours_thread.start()
+    ours_thread.join(5)
+    finished = not ours_thread.is_alive()
+    release.set()
+    other.join(10)
+    assert finished, "the call waited for a helper that was busy elsewhere"
+    assert results == [[(0, 2), (2, 4)]]
+    deadline = time.monotonic() + 10                 # the helper goes through its inbox...
+    while helper.finished[0] < helper.posted[0] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert helper.finished[0] == helper.posted[0]
+    assert sorted(worked) == [(0, 2), (2, 4)]        # ... and does not work our share again
 
 
 def test_an_error_in_a_helper_share_reaches_the_caller():

@@ -66,7 +66,7 @@ def test_conv2d_routes_agree(N, C, F_, H, W, KH, KW, stride, padding, bias, wino
     arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, KH, KW))]
     arrays += [rng.standard_normal(F_)] if bias else []
     with fast.configure(winograd_min_channels=1 if winograd else 10_000, winograd_min_pixels=1,
-                        wide_columns_below=10_000 if wide else 1):
+                        winograd_min_batch_pixels=1, wide_columns_below=10_000 if wide else 1):
         assert_routes_agree(lambda *t: F.conv2d(*t, stride=stride, padding=padding), arrays, dtype)
 
 

@@ -10,7 +10,9 @@ the reference net's conv2 at batch 128), so they are never made at once: a few i
 a time are laid out by a compiled kernel (fast/kernels/im2col.py) in one small reused
 buffer, which stays in the cache for the matrix multiply that reads it. Backward lays
 them out again rather than keeping them (cheap, and it keeps memory small). Each core
-works on its own share of the batch (fast/parallel.py).
+works on its own share of the batch; a single image's large layers are shared out by
+channels instead, out[f0:f1] = w[f0:f1] @ cols on one core and the rest on the other
+(and dx by input channels; fast/parallel.py for_each_part).
 
 3x3 filters at stride 1 (most of the reference net) take a faster road to the same
 result: Winograd's F(2x2, 3x3), in fast/winograd.py, with 2.25x fewer multiplies, or on
@@ -21,7 +23,9 @@ with so few channels to sum over, Winograd's 16 small matrix multiplies cost mor
 they save. Maps of up to 4x4 (small_maps_max_pixels) go by matrix products per output
 pixel, which skip the padding (small_maps.py), in batches of at least 7 images per pixel
 (63 for 3x3 maps, 112 for 4x4; small_maps_images_per_pixel), and in fewer by im2col (maps
-under 4x4, winograd_min_pixels) or Winograd (4x4).
+under 4x4, winograd_min_pixels) or Winograd (4x4). A single image of under 32 pixels
+(winograd_min_batch_pixels: 4x4 and 5x5 maps) goes by im2col too, since reading the
+transformed filters, 16/9 the size of the filters, costs more than the products save.
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """
@@ -29,16 +33,20 @@ import numpy as np
 
 from minicnn.fast import small_maps, winograd
 from minicnn.fast.kernels.im2col import col2im, im2col
-from minicnn.fast.parallel import for_each_share, one_blas_thread, tiles
+from minicnn.fast.parallel import (for_each_part, for_each_share, least_share,
+                                   one_blas_thread, tiles)
 from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
 
-def uses_winograd(C, KH, KW, stride, out_pixels):
-    """Whether a convolution of C channels with KH x KW filters at `stride`, making maps of
-    out_pixels = OH*OW pixels, takes the Winograd road (with the settings in force)."""
-    return ((KH, KW, stride) == (3, 3, 1) and C >= settings().winograd_min_channels
-            and out_pixels >= settings().winograd_min_pixels)
+def uses_winograd(N, C, KH, KW, stride, out_pixels):
+    """Whether a convolution of N images of C channels with KH x KW filters at `stride`,
+    making maps of out_pixels = OH*OW pixels, takes the Winograd road (with the settings in
+    force)."""
+    s = settings()
+    return ((KH, KW, stride) == (3, 3, 1) and C >= s.winograd_min_channels
+            and out_pixels >= s.winograd_min_pixels
+            and N * out_pixels >= s.winograd_min_batch_pixels)
 
 
 def uses_pixel_products(N, C, stride, out_pixels):
@@ -60,34 +68,33 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
     ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)
-    ctx.winograd = not ctx.by_pixel and uses_winograd(C, KH, KW, stride, OH * OW)
+    ctx.winograd = not ctx.by_pixel and uses_winograd(N, C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
-    # images per share at least: waking a helper costs tens of microseconds
-    ctx.min_share = max(1, settings().conv_min_share // (F * C * KH * KW * OH * OW))
+    ctx.work = N * F * C * KH * KW * OH * OW            # multiply-adds, by im2col's count
     with one_blas_thread():
         if ctx.winograd:
             # weights that get no gradient (inference, explanations) keep their transform
             U = None if ctx.needs_input_grad[1] else winograd.kept_transform(w, ctx.form)
-            out, ctx.U = winograd.forward(x, w, b, padding, ctx.min_share, ctx.form, U)
+            out, ctx.U = winograd.forward(x, w, b, padding, ctx.form, U)
             return out                                  # (N, F, OH, OW)
         if ctx.by_pixel:
-            return small_maps.forward(x, w, b, padding, ctx.min_share)
+            return small_maps.forward(x, w, b, padding, least_share(N, ctx.work))
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
         wide = OH * OW < settings().wide_columns_below
 
-        def forward_share(n0, n1):                       # images n0:n1, on one core
+        def forward_part(n0, n1, f0, f1):                # images n0:n1, filters f0:f1
             cols = column_buffer(n1 - n0, w, OH, OW)     # (T, C*KH*KW, OH*OW)
             for t0, t1 in tiles(n0, n1, len(cols)):
                 im2col(x[t0:t1], KH, KW, stride, padding, OH, OW, cols[:t1 - t0])
                 if wide:                                 # one product for the tile's images
-                    out[t0:t1] = unwiden(w_rows @ widen(cols[:t1 - t0]), t1 - t0)
-                else:
-                    np.matmul(w_rows, cols[:t1 - t0], out=out[t0:t1])   # (T, F, OH*OW)
+                    out[t0:t1, f0:f1] = unwiden(w_rows[f0:f1] @ widen(cols[:t1 - t0]), t1 - t0)
+                else:                                    # (T, F', OH*OW)
+                    np.matmul(w_rows[f0:f1], cols[:t1 - t0], out=out[t0:t1, f0:f1])
                 if b is not None:
-                    out[t0:t1] += b[:, None]             # (F, 1): one per row of out
-        for_each_share(N, forward_share, ctx.min_share)
+                    out[t0:t1, f0:f1] += b[f0:f1, None]  # (F', 1): one per row of out
+        for_each_part(N, F, forward_part, ctx.work)
     return out.reshape(N, F, OH, OW)
 
 
@@ -101,17 +108,16 @@ def conv2d_backward(ctx, dout):
     need_dx, need_dw, need_db = ctx.needs_input_grad
     with one_blas_thread():
         if ctx.winograd:
-            return winograd.backward(ctx.x, ctx.U, dout, p, ctx.min_share,
-                                     need_dx, need_dw, need_db, ctx.form)
+            return winograd.backward(ctx.x, ctx.U, dout, p, need_dx, need_dw, need_db, ctx.form)
         if ctx.by_pixel:
-            return small_maps.backward(ctx.x, ctx.w, dout, p, ctx.min_share,
+            return small_maps.backward(ctx.x, ctx.w, dout, p, least_share(N, ctx.work),
                                        need_dx, need_dw, need_db)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
         wide = OH * OW < settings().wide_columns_below
         dx = np.empty((N, C) + ctx.x_hw, dtype=ctx.w.dtype) if need_dx else None
 
-        def backward_share(n0, n1):                      # images n0:n1, on one core
+        def backward_part(n0, n1, c0, c1):               # images n0:n1, dx's channels c0:c1
             # (F, C*KH*KW), summed over n0:n1; only when dw is asked for (saliency needs dx alone)
             dw = np.zeros_like(w_rows) if need_dw else None
             db = np.zeros(F, dtype=ctx.w.dtype)
@@ -128,14 +134,20 @@ def conv2d_backward(ctx, dout):
                 if need_db:
                     db += dout[t0:t1].sum(axis=(0, 2))
                 if need_dx:                              # dx[n] = col2im(w.T @ dout[n])
+                    rows = slice(c0 * KH * KW, c1 * KH * KW)     # channels c0:c1's rows of w
+                    dcols = tile[:, rows]                # the buffer holds dcols
                     if wide:
-                        tile[...] = unwiden(w_rows.T @ d, t1 - t0)
+                        dcols[...] = unwiden(w_rows[:, rows].T @ d, t1 - t0)
                     else:
-                        np.matmul(w_rows.T, dout[t0:t1], out=tile)  # the buffer holds dcols
-                    col2im(tile, KH, KW, s, p, OH, OW, dx[t0:t1])   # (T, C, H, W)
+                        np.matmul(w_rows[:, rows].T, dout[t0:t1], out=dcols)
+                    col2im(dcols, KH, KW, s, p, OH, OW, dx[t0:t1, c0:c1])   # (T, C', H, W)
             return dw, db
 
-        shares = for_each_share(N, backward_share, ctx.min_share)
+        if need_dw or need_db:           # sums over the images: the batch is shared out
+            shares = for_each_share(N, lambda n0, n1: backward_part(n0, n1, 0, C),
+                                    least_share(N, ctx.work))
+        else:                            # dx alone (explanations): a single image by its channels
+            shares = for_each_part(N, C, backward_part, ctx.work)
     dw = sum(dw for dw, _ in shares).reshape(ctx.w.shape) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db

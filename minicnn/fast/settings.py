@@ -28,6 +28,11 @@ class Settings:
     winograd_min_channels: int = 24
     # ... and output maps of this many pixels or more,
     winograd_min_pixels: int = 16
+    # ... and this many in the whole batch: a single image of 4x4 or 5x5 pixels goes by im2col.
+    # Its 16 products are too thin to pay for reading the transformed filters (16/9 the
+    # filters' size) and checking the kept ones (kept_transform): at 256 channels, 4x4, one
+    # image, im2col was 1.2-1.4x as fast alone and 1.8x inside residual_net; at 6x6 even
+    winograd_min_batch_pixels: int = 32
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
     # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py)

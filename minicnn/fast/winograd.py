@@ -19,7 +19,9 @@ says why). Every step is linear, so the backward is each step's adjoint
 
 which is exactly the gradient of the forward above, not an approximation.
 As with im2col, a few images at a time are transformed into small reused
-buffers, and each core works on its own share of the batch. The backward
+buffers, and each core works on its own share of the batch (a single image: its
+own share of the filters, M[k][f0:f1] = U[k][f0:f1] @ V[k], both cores transforming
+the image; for dx alone, of the input channels). The backward
 transforms the input again for dw rather than keeping every tile's V from
 the forward: V is over 4x the input's size (71 MB for the reference net's
 conv2 at batch 128), and writing it out to memory and reading it back cost
@@ -68,7 +70,7 @@ import numpy as np
 
 from minicnn.fast.kernels import winograd as f2, winograd4 as f4
 from minicnn.fast.kernels.naive import G, G4
-from minicnn.fast.parallel import for_each_share, tiles
+from minicnn.fast.parallel import for_each_part, for_each_share, least_share, tiles
 from minicnn.fast.settings import settings
 
 
@@ -200,11 +202,11 @@ def leading(buffer, rows, columns, form=F2):
     return buffer[:form.k * rows * columns].reshape(form.k, rows, columns)
 
 
-def forward(x, w, bias, padding, min_share=1, form=F2, U=None):
+def forward(x, w, bias, padding, form=F2, U=None):
     """
     Inputs:
     - x: (N, C, H, W) images, w: (F, C, 3, 3) filters, both of one float dtype
-    - bias: (F,) or None; padding: an integer; min_share: images per core at least
+    - bias: (F,) or None; padding: an integer
     - form: F2 or F4, Winograd's F(2x2, 3x3) or F(4x4, 3x3)
     - U: w's transformed filters if already at hand (kept_transform), else None
     Returns out: (N, F, OH, OW) with OH = H + 2*padding - 2 (stride 1), and U (k, F, C)
@@ -219,31 +221,31 @@ def forward(x, w, bias, padding, min_share=1, form=F2, U=None):
     out = np.empty((N, F, OH, OW), dtype=w.dtype)
     gap = side_by_side_gap(W, padding, form)
 
-    def forward_share(n0, n1):                                # images n0:n1, on one core
-        V_buffer, M_buffer = buffers(n1 - n0, C, F, Q, w.dtype, form)
+    def forward_part(n0, n1, f0, f1):                         # images n0:n1, filters f0:f1
+        V_buffer, M_buffer = buffers(n1 - n0, C, f1 - f0, Q, w.dtype, form)
         for t0, t1 in tiles(n0, n1, len(V_buffer) // (form.k * C * Q)):
             # (T, C, H, W), or side by side (1, C, H, W') with W' = T*(W+gap) - gap
             images = side_by_side(x[t0:t1], gap) if gap else x[t0:t1]
             out_width = images.shape[3] + 2 * padding - 2
             slots = len(images) * tile_slots(OH, out_width, form)   # at most T*Q
             V = leading(V_buffer, C, slots, form)             # (k, C, slots)
-            M = leading(M_buffer, F, slots, form)             # (k, F, slots)
+            M = leading(M_buffer, f1 - f0, slots, form)       # (k, f1-f0, slots)
             form.input(images, padding, V)
-            np.matmul(U, V, out=M)
-            if gap:                                           # (1, F, OH, W') -> (T, F, OH, OW)
-                wide = np.empty((1, F, OH, out_width), dtype=w.dtype)
-                apart(form.output(M, bias, wide), out[t0:t1], gap)
+            np.matmul(U[:, f0:f1], V, out=M)
+            if gap:                                           # (1, F', OH, W') -> (T, F', OH, OW)
+                wide = np.empty((1, f1 - f0, OH, out_width), dtype=w.dtype)
+                apart(form.output(M, bias[f0:f1], wide), out[t0:t1, f0:f1], gap)
             else:
-                form.output(M, bias, out[t0:t1])              # (T, F, OH, OW)
-    for_each_share(N, forward_share, min_share)
+                form.output(M, bias[f0:f1], out[t0:t1, f0:f1])   # (T, F', OH, OW)
+    for_each_part(N, F, forward_part, N * Q * form.k * F * C)     # the products' multiply-adds
     return out, U
 
 
-def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2):
+def backward(x, U, dout, padding, need_dx, need_dw, need_db, form=F2):
     """
     Inputs:
     - x, U: the forward's input (needed for dw only) and transformed filters
-    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding, min_share, form: as in forward
+    - dout: (N, F, OH, OW) contiguous, in U's dtype; padding, form: as in forward
     Returns dx (N, C, H, W), dw (F, C, 3, 3), db (F,); None for those not needed
     """
     N, F, OH, OW = dout.shape
@@ -252,7 +254,7 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2)
     dx = np.empty((N, C, H, W), dtype=U.dtype) if need_dx else None
     gap = side_by_side_gap(W, padding, form)
 
-    def backward_share(n0, n1):                               # images n0:n1, on one core
+    def backward_part(n0, n1, c0, c1):                        # images n0:n1, dx's channels c0:c1
         # summed over n0:n1; dU only when dw is asked for (saliency maps need dx alone),
         # each tile's share made in dU_tile (a new array per tile would cost as much as the sum)
         dU = np.zeros((form.k, F, C), dtype=U.dtype) if need_dw else None
@@ -264,25 +266,29 @@ def backward(x, U, dout, padding, min_share, need_dx, need_dw, need_db, form=F2)
             # images get no gradient, and the input columns between them give dx nothing
             g = side_by_side(dout[t0:t1], gap) if gap else dout[t0:t1]
             slots = len(g) * tile_slots(OH, g.shape[3], form)   # at most T*Q
-            scratch = leading(V_buffer, C, slots, form)       # (k, C, slots)
             dM = leading(M_buffer, F, slots, form)            # (k, F, slots)
             form.output_adjoint(g, dM)
             if need_dw:                                       # dU[k] += dM[k] @ V[k].T
                 images = side_by_side(x[t0:t1], gap) if gap else x[t0:t1]
-                V = form.input(images, padding, scratch)
+                V = form.input(images, padding, leading(V_buffer, C, slots, form))
                 dU += np.matmul(dM, V.transpose(0, 2, 1), out=dU_tile)
             if need_db:
                 db += dout[t0:t1].sum(axis=(0, 2, 3))
             if need_dx:                                       # dV[k] = U[k].T @ dM[k]
-                dV = np.matmul(U.transpose(0, 2, 1), dM, out=scratch)
-                if gap:                                       # (1, C, H, W') -> (T, C, H, W)
-                    wide = np.empty((1, C, H, g.shape[3]), dtype=U.dtype)
-                    apart(form.input_adjoint(dV, padding, wide), dx[t0:t1], gap)
+                dV = np.matmul(U[:, :, c0:c1].transpose(0, 2, 1), dM,
+                               out=leading(V_buffer, c1 - c0, slots, form))   # (k, C', slots)
+                if gap:                                       # (1, C', H, W') -> (T, C', H, W)
+                    wide = np.empty((1, c1 - c0, H, g.shape[3]), dtype=U.dtype)
+                    apart(form.input_adjoint(dV, padding, wide), dx[t0:t1, c0:c1], gap)
                 else:
-                    form.input_adjoint(dV, padding, dx[t0:t1])
+                    form.input_adjoint(dV, padding, dx[t0:t1, c0:c1])
         return dU, db
 
-    shares = for_each_share(N, backward_share, min_share)
+    work = N * Q * form.k * F * C                             # multiply-adds of a product pass
+    if need_dw or need_db:               # sums over the images: the batch is shared out
+        shares = for_each_share(N, lambda n0, n1: backward_part(n0, n1, 0, C), least_share(N, work))
+    else:                                # dx alone (explanations): a single image by its channels
+        shares = for_each_part(N, C, backward_part, work)
     dw = transform_filters_adjoint(sum(dU for dU, _ in shares), form) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db
