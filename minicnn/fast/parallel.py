@@ -50,19 +50,19 @@ def for_each_share(N, work, min_share=1):
     for k, (n0, n1) in enumerate(shares[1:]):
         helper = get_helper(k)
         share = Share(work, n0, n1, polls)
-        finished_before = helper.finished[0]
+        ahead = helper.posted[0]                     # shares in its inbox before this one
         helper.inbox.put(share)
         helper.posted[0] += 1                        # a helper still polling starts at once
-        posted.append((helper, finished_before, share))
+        posted.append((helper, ahead, share))
     try:
         results = [work(*shares[0])]
     finally:                                         # even if it failed: no share may be left
         answers = []
-        for helper, finished_before, share in posted:
+        for helper, ahead, share in posted:
             if share.claim.acquire(blocking=False):  # not begun yet (its helper asleep): ours
                 answers.append(share.run())
             else:
-                poll_briefly(helper.finished, finished_before, polls)
+                poll_briefly(helper.finished, ahead, polls)   # until it is past ours
                 answers.append(share.reply.get())
     for failed, result in answers:
         if failed:
@@ -160,11 +160,11 @@ if hasattr(os, "sched_yield") and not numba.config.DISABLE_JIT:    # POSIX: libc
 
     @njit(cache=True, nogil=True)
     def poll_briefly(counter, seen, polls):
-        """Poll until counter[0] != seen, at most `polls` times, yielding the core
+        """Poll until counter[0] > seen, at most `polls` times, yielding the core
         between polls. The call to sched_yield also keeps the compiler from
         reading counter[0] only once."""
         for _ in range(polls):
-            if counter[0] != seen:
+            if counter[0] > seen:
                 return
             sched_yield()
 else:
