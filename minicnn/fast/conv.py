@@ -33,8 +33,8 @@ import numpy as np
 
 from minicnn.fast import small_maps, winograd
 from minicnn.fast.kernels.im2col import col2im, im2col
-from minicnn.fast.parallel import (for_each_part, for_each_share, least_share,
-                                   one_blas_thread, tiles)
+from minicnn.fast.parallel import (for_each_part, for_each_share, least_share, one_blas_thread,
+                                   product_work, tiles)
 from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
@@ -70,7 +70,7 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)
     ctx.winograd = not ctx.by_pixel and uses_winograd(N, C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
-    ctx.work = N * F * C * KH * KW * OH * OW            # multiply-adds, by im2col's count
+    ctx.work = product_work(N * F * C * KH * KW * OH * OW, w.size)    # im2col's products
     with one_blas_thread():
         if ctx.winograd:
             # weights that get no gradient (inference, explanations) keep their transform

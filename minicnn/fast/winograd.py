@@ -70,7 +70,7 @@ import numpy as np
 
 from minicnn.fast.kernels import winograd as f2, winograd4 as f4
 from minicnn.fast.kernels.naive import G, G4
-from minicnn.fast.parallel import for_each_part, for_each_share, least_share, tiles
+from minicnn.fast.parallel import for_each_part, for_each_share, least_share, product_work, tiles
 from minicnn.fast.settings import settings
 
 
@@ -237,7 +237,7 @@ def forward(x, w, bias, padding, form=F2, U=None):
                 apart(form.output(M, bias[f0:f1], wide), out[t0:t1, f0:f1], gap)
             else:
                 form.output(M, bias[f0:f1], out[t0:t1, f0:f1])   # (T, F', OH, OW)
-    for_each_part(N, F, forward_part, N * Q * form.k * F * C)     # the products' multiply-adds
+    for_each_part(N, F, forward_part, product_work(N * Q * form.k * F * C, U.size))
     return out, U
 
 
@@ -284,7 +284,7 @@ def backward(x, U, dout, padding, need_dx, need_dw, need_db, form=F2):
                     form.input_adjoint(dV, padding, dx[t0:t1, c0:c1])
         return dU, db
 
-    work = N * Q * form.k * F * C                             # multiply-adds of a product pass
+    work = product_work(N * Q * form.k * F * C, U.size)       # the products of dM or dV
     if need_dw or need_db:               # sums over the images: the batch is shared out
         shares = for_each_share(N, lambda n0, n1: backward_part(n0, n1, 0, C), least_share(N, work))
     else:                                # dx alone (explanations): a single image by its channels
