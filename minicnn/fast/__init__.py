@@ -8,7 +8,8 @@
     relu.py       the ReLU rules as compiled loops
     batchnorm.py  batch norm in three passes forward, two back, per channel
     kernels/      the numba kernels (arrays in, arrays out) and their plain-loop twins
-    parallel.py   one share of the batch per core; one BLAS thread while a fast op runs
+    parallel.py   one share of the batch per core (of a single image: its channels); one
+                  BLAS thread while a fast op runs
     memory.py     malloc keeps freed arrays for reuse (no page faults)
     settings.py   threads, tile sizes, when Winograd: one place, `configure()` to change
 
