@@ -82,13 +82,16 @@ def batch_norm_eval_forward(ctx, x, w, b, running_mean, running_var, eps):
 
 
 def batch_norm_eval_backward(ctx, dout):
-    """dout -> dx = a * dout, dw = sum(dout * xhat), db = sum(dout)."""
+    """dout -> dx = a * dout, dw = sum(dout * xhat), db = sum(dout). The sums only when dw or
+    db is asked for: explanations freeze the parameters, and then one pass is enough."""
     x3 = ctx.x3
     g = as_ncl(dout)
     zero = np.zeros(x3.shape[1], dtype=g.dtype)
     scale = ctx.scale.astype(g.dtype, copy=False)
     dx = np.empty_like(g)
     by_channel(x3, lambda c0, c1: channel_affine(g, zero, scale, zero, c0, c1, dx))
+    if not any(ctx.needs_input_grad[1:3]):                    # neither weight nor bias
+        return dx.reshape(dout.shape), None, None
     sum_dout, sum_dout_xc = channel_sums_by_core(g, x3, ctx.center)
     dw = None if ctx.w is None else (ctx.inv_std * sum_dout_xc).astype(ctx.w.dtype)
     return dx.reshape(dout.shape), dw, sum_dout.astype(g.dtype)
