@@ -2,6 +2,7 @@
 every share is worked once, and every op gives the same result with 1, 2 or 3 workers as the
 whole batch in one go. Also: after a warm-up, a training step costs (almost) no page faults
 (fast/memory.py). The settings are changed through fast.configure, the public switch."""
+import collections
 import resource
 import sys
 import threading
@@ -172,3 +173,47 @@ def test_hand_offs_work_whether_the_helper_polls_or_sleeps(polls):
             time.sleep(pause)
             assert parallel.for_each_share(10, lambda n0, n1: list(range(n0, n1))) == \
                 [list(range(5)), list(range(5, 10))]
+
+
+def test_several_callers_at_once_get_their_own_shares_each_worked_once():
+    """Four threads call for_each_share 40 times each on the same two helpers. In every other
+    call the caller's own share waits until the helpers have begun theirs; in the others it
+    returns at once, and the caller takes back what the helpers (held up by the other callers'
+    Python code, which holds the GIL) have not begun. Every call gets its own shares, in
+    order, and every share is worked once, by a helper or by its caller."""
+    worked, by_helpers = collections.Counter(), collections.Counter()
+    lock = threading.Lock()
+    failures = []
+
+    def caller(name):
+        with fast.configure(workers=3):
+            for call in range(40):
+                begun = [threading.Event(), threading.Event()]
+
+                def share(n0, n1, call=call, begun=begun):   # (this call's, even if run late)
+                    helper = threading.current_thread().name.startswith("minicnn-helper")
+                    with lock:
+                        worked[name, call, n0] += 1
+                        by_helpers[call % 2] += helper
+                    if n0 > 0:
+                        begun[n0 // 3 - 1].set()
+                    elif call % 2 == 0:                  # wait for the helpers' two shares
+                        begun[0].wait(5)
+                        begun[1].wait(5)
+                    return name, call, n0, n1
+                got = parallel.for_each_share(9, share)
+                if got != [(name, call, 3 * k, 3 * k + 3) for k in range(3)]:
+                    failures.append(got)
+
+    threads = [threading.Thread(target=caller, args=(name,)) for name in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures
+    deadline = time.monotonic() + 10                     # the helpers skip what was taken back
+    while any(not h.inbox.empty() for h in parallel._helpers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)                                      # (the last one, just taken)
+    assert len(worked) == 4 * 40 * 3 and set(worked.values()) == {1}
+    assert by_helpers[0] == 4 * 20 * 2                   # the waiting calls: all by the helpers
