@@ -196,6 +196,25 @@ def test_a_single_image_shared_out_by_channels_equals_one_core(road, workers):
     np.testing.assert_allclose(shared[0], conv2d_naive(x, w, b, 1, 1), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("road", sorted(single_image_roads))
+def test_a_single_image_with_filter_gradients_equals_one_core(road):
+    """When dw or db is asked for, a single image's backward stays whole (they sum over the
+    images; for_each_part(by_channels=False)): all three gradients as on one core."""
+    W, road_settings = single_image_roads[road]
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((1, 5, 6, W)), rng.standard_normal((7, 5, 3, 3)), rng.standard_normal(7)
+    dout = rng.standard_normal((1, 7, 6, W))
+
+    def run(**configuration):
+        with fast.configure(**road_settings, **configuration):
+            tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+            F.conv2d(*tensors, stride=1, padding=1).backward(dout)
+        return [t.grad for t in tensors]
+
+    for got, want in zip(run(workers=2, conv_min_share=1), run(workers=1)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True),
                                    (True, False, True)], ids=["x", "w", "b", "x,b"])
 def test_winograd_gradients_asked_for_alone_equal_im2col(needs):

@@ -33,8 +33,7 @@ import numpy as np
 
 from minicnn.fast import small_maps, winograd
 from minicnn.fast.kernels.im2col import col2im, im2col
-from minicnn.fast.parallel import (for_each_part, for_each_share, least_share, one_blas_thread,
-                                   product_work, tiles)
+from minicnn.fast.parallel import for_each_part, least_share, one_blas_thread, product_work, tiles
 from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
@@ -143,11 +142,8 @@ def conv2d_backward(ctx, dout):
                     col2im(dcols, KH, KW, s, p, OH, OW, dx[t0:t1, c0:c1])   # (T, C', H, W)
             return dw, db
 
-        if need_dw or need_db:           # sums over the images: the batch is shared out
-            shares = for_each_share(N, lambda n0, n1: backward_part(n0, n1, 0, C),
-                                    least_share(N, ctx.work))
-        else:                            # dx alone (explanations): a single image by its channels
-            shares = for_each_part(N, C, backward_part, ctx.work)
+        # dx alone (explanations) shares a single image by its channels; dw and db sum over images
+        shares = for_each_part(N, C, backward_part, ctx.work, by_channels=not (need_dw or need_db))
     dw = sum(dw for dw, _ in shares).reshape(ctx.w.shape) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db

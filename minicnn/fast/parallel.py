@@ -105,14 +105,15 @@ def least_share(units, work):
     return max(1, settings().conv_min_share * units // max(work, 1))
 
 
-def for_each_part(N, K, part, work):
+def for_each_part(N, K, part, work, by_channels=True):
     """part(n0, n1, k0, k1) for images n0:n1 and channels k0:k1, on up to `workers` cores at
     once, for a convolution of N images and K channels whose matrix products cost `work`
     multiply-adds. A batch is shared out by images (every part has all K channels); a single
     image by its channels (the output channels forward, the input channels for dx), so that
     the second core helps with one image too: vgg_bn_net's forward at batch 1 took 4.6 ms on
-    one core and 3.2 ms on two, a saliency map 9.2 and 6.5 ms (Zen 4)."""
-    if N == 1:
+    one core and 3.2 ms on two, a saliency map 9.2 and 6.5 ms (Zen 4). by_channels=False
+    keeps a single image whole (a backward that also sums dw or db over the images)."""
+    if N == 1 and by_channels:
         return for_each_share(K, lambda k0, k1: part(0, 1, k0, k1), least_share(K, work))
     return for_each_share(N, lambda n0, n1: part(n0, n1, 0, K), least_share(N, work))
 

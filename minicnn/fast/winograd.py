@@ -70,7 +70,7 @@ import numpy as np
 
 from minicnn.fast.kernels import winograd as f2, winograd4 as f4
 from minicnn.fast.kernels.naive import G, G4
-from minicnn.fast.parallel import for_each_part, for_each_share, least_share, product_work, tiles
+from minicnn.fast.parallel import for_each_part, product_work, tiles
 from minicnn.fast.settings import settings
 
 
@@ -284,11 +284,9 @@ def backward(x, U, dout, padding, need_dx, need_dw, need_db, form=F2):
                     form.input_adjoint(dV, padding, dx[t0:t1, c0:c1])
         return dU, db
 
-    work = product_work(N * Q * form.k * F * C, U.size)       # the products of dM or dV
-    if need_dw or need_db:               # sums over the images: the batch is shared out
-        shares = for_each_share(N, lambda n0, n1: backward_part(n0, n1, 0, C), least_share(N, work))
-    else:                                # dx alone (explanations): a single image by its channels
-        shares = for_each_part(N, C, backward_part, work)
+    # dx alone (explanations) shares a single image by its channels; dw and db sum over images
+    shares = for_each_part(N, C, backward_part, product_work(N * Q * form.k * F * C, U.size),
+                           by_channels=not (need_dw or need_db))
     dw = transform_filters_adjoint(sum(dU for dU, _ in shares), form) if need_dw else None
     db = sum(db for _, db in shares) if need_db else None
     return dx, dw, db
