@@ -15,7 +15,7 @@ import minicnn.functional as F
 from gradcheck import check_gradients
 from kernel_calls import window_shapes
 from minicnn import fast
-from minicnn.fast import winograd
+from minicnn.fast import kept, small_maps, winograd
 from minicnn.fast.kernels.naive import conv2d_naive
 from minicnn.tensor import Tensor
 
@@ -164,6 +164,7 @@ single_image_roads = {
     "F2, apart": (10, any_winograd),
     "F4, even": (16, every_shape_by_f4),
     "F4, odd": (15, every_shape_by_f4),
+    "taps": (6, dict(winograd_min_channels=1, small_maps_max_pixels=10**9, small_maps_min_images=1)),
 }
 
 
@@ -187,6 +188,7 @@ def test_a_single_image_shared_out_by_channels_equals_one_core(road, workers):
         assert out.ctx.winograd == road.startswith("F")
         assert out.ctx.form is (winograd.F4 if road.startswith("F4") else
                                 winograd.F2 if road.startswith("F2") else None)
+        assert out.ctx.small_maps == ("taps" if road == "taps" else None)
         return out.data, xt.grad
 
     one_core = run(workers=1)
@@ -249,38 +251,44 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (24, 5, 1, 2, 6, 2, "im2col"),      # 5x5 filters
     (32, 3, 1, 2, 2, 2, "winograd"),    # maps of 4x4 pixels, settings().winograd_min_pixels
     (32, 3, 1, 1, 3, 2, "im2col"),      # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
-    (24, 3, 1, 1, 3, 62, "im2col"),     # ... up to 62 images,
-    (24, 3, 1, 1, 3, 63, "pixel"),      # ... from 63 (7 per pixel) products per pixel
+    (24, 3, 1, 1, 3, 15, "im2col"),     # ... up to 15 images,
+    (24, 3, 1, 1, 3, 16, "taps"),       # ... from 16 products per filter tap,
+    (24, 3, 1, 1, 3, 383, "taps"),
+    (24, 3, 1, 1, 3, 384, "pixels"),    # ... from 384 products per output pixel
     (23, 3, 1, 1, 3, 64, "im2col"),     # ... with as many channels as Winograd needs
     (24, 3, 2, 1, 5, 64, "im2col"),     # ... at stride 1
-    (24, 2, 1, 0, 4, 64, "pixel"),      # ... and filters of any size
+    (24, 2, 1, 0, 4, 64, "taps"),       # ... and filters of any size
+    (24, 2, 1, 0, 4, 384, "pixels"),
     (32, 3, 1, 0, 6, 2, "winograd"),    # 4x4 without padding
     (32, 3, 1, 0, 5, 2, "im2col"),      # 3x3 without padding
-    (24, 3, 1, 0, 5, 64, "pixel"),      # ... in a batch of 64
+    (24, 3, 1, 0, 5, 64, "taps"),       # ... in a batch of 64
     (24, 3, 1, 1, 4, 1, "im2col"),      # a single 4x4 map: 16 pixels, under winograd_min_batch_pixels
     (24, 3, 1, 1, 5, 1, "im2col"),      # ... a single 5x5 (25)
     (24, 3, 1, 1, 6, 1, "winograd"),    # ... but a single 6x6 (36)
     (24, 3, 1, 1, 4, 2, "winograd"),    # two 4x4 maps (32)
-    (24, 3, 1, 1, 4, 111, "winograd"),  # 4x4 maps: Winograd up to 111 images,
-    (24, 3, 1, 1, 4, 112, "pixel"),     # ... products per pixel from 112 (small_maps_max_pixels)
-    (24, 3, 1, 2, 6, 112, "winograd"),  # 8x8 maps: Winograd in any batch
+    (24, 3, 1, 1, 4, 15, "winograd"),   # 4x4 maps: Winograd up to 15 images,
+    (24, 3, 1, 1, 4, 16, "taps"),       # ... products per tap from 16 (small_maps_max_pixels)
+    (24, 3, 1, 1, 4, 384, "pixels"),    # ... and per pixel from 384
+    (24, 3, 1, 2, 6, 384, "winograd"),  # 8x8 maps: Winograd in any batch
 ])
 def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road):
     """With the default thresholds, 3x3 stride-1 layers with 24 channels or more and maps of
     4x4 or more use Winograd, and stride-1 layers with as many channels and maps of up to 4x4
-    products per pixel in batches of 7 images per pixel or more; the rest im2col. Whichever
-    road, the result is the six-loop convolution."""
+    products per filter tap in batches of 16 to 383 images, per output pixel in larger ones;
+    the rest im2col. Whichever road, the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
     assert fast.settings().winograd_min_batch_pixels == 32, "and the single images' maps this"
     assert fast.settings().small_maps_max_pixels == 16, "and this"
-    assert fast.settings().small_maps_images_per_pixel == 7, "and the batch sizes this"
+    assert fast.settings().small_maps_min_images == 16, "and the batch sizes these"
+    assert fast.settings().small_maps_by_pixel_min_images == 384
     rng = np.random.default_rng(C + size)
     x = rng.standard_normal((N, C, size, size))
     w = rng.standard_normal((2, C, KH, KH))
     b = rng.standard_normal(2)
     out = F.conv2d(Tensor(x, requires_grad=True), Tensor(w), Tensor(b), stride=stride, padding=padding)
-    assert (out.ctx.winograd, out.ctx.by_pixel) == (road == "winograd", road == "pixel")
+    assert out.ctx.winograd == (road == "winograd")
+    assert out.ctx.small_maps == (road if road in ("taps", "pixels") else None)
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
 
 
@@ -454,33 +462,55 @@ def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, None, 1, padding), rtol=1e-10, atol=1e-10)
 
 
-# Filters that get no gradient keep their Winograd transform (winograd.kept_transform)
-def test_kept_transform_is_reused_only_while_the_weights_are_unchanged():
+# Filters that get no gradient keep their layout for a road (fast/kept.py): Winograd's
+# transform (winograd.kept_transform) and the filters per tap (small_maps.kept_taps)
+kept_layouts = {
+    "F2": (lambda w: winograd.kept_transform(w, winograd.F2),
+           lambda w: winograd.transform_filters(w, winograd.F2)),
+    "F4": (lambda w: winograd.kept_transform(w, winograd.F4),
+           lambda w: winograd.transform_filters(w, winograd.F4)),
+    "taps": (small_maps.kept_taps, small_maps.taps_of),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(kept_layouts))
+def test_kept_layouts_are_reused_only_while_the_weights_are_unchanged(layout):
+    keep, make = kept_layouts[layout]
     rng = np.random.default_rng(5)
     w = rng.standard_normal((4, 3, 3, 3))
-    U = winograd.kept_transform(w, winograd.F2)
-    assert winograd.kept_transform(w, winograd.F2) is U                 # the same array again
-    np.testing.assert_array_equal(U, winograd.transform_filters(w, winograd.F2))
-    assert not U.flags.writeable
-    U4 = winograd.kept_transform(w, winograd.F4)                        # each form its own
-    np.testing.assert_array_equal(U4, winograd.transform_filters(w, winograd.F4))
+    entries = len(kept._kept)
+    laid_out = keep(w)
+    assert keep(w) is laid_out                                          # the same array again
+    np.testing.assert_array_equal(laid_out, make(w))
+    assert not laid_out.flags.writeable
     w[2, 1, 0, 2] += 1.0                                                # changed in place
-    U_changed = winograd.kept_transform(w, winograd.F2)
-    np.testing.assert_array_equal(U_changed, winograd.transform_filters(w, winograd.F2))
-    assert not np.array_equal(U_changed, U)
+    changed = keep(w)
+    np.testing.assert_array_equal(changed, make(w))
+    assert not np.array_equal(changed, laid_out)
     same_values = w.copy()                                              # another array
-    assert winograd.kept_transform(same_values, winograd.F2) is not U_changed
-    kept = len(winograd._kept)
+    assert keep(same_values) is not changed
+    assert len(kept._kept) == entries + 2
     del w, same_values                                                  # entries go with them
-    assert len(winograd._kept) == kept - 3
+    assert len(kept._kept) == entries
 
 
-def test_a_layer_without_gradients_sees_its_weights_change():
-    """Inference keeps the transform; an optimizer step (in place) and a changed weight
+def test_each_layout_is_kept_apart():
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((4, 3, 3, 3))
+    for keep, make in kept_layouts.values():
+        np.testing.assert_array_equal(keep(w), make(w))
+    for keep, make in kept_layouts.values():                           # each still its own
+        np.testing.assert_array_equal(keep(w), make(w))
+
+
+@pytest.mark.parametrize("size, N, key", [(6, 2, ("winograd", 2)), (3, 16, "taps")],
+                         ids=["F(2x2, 3x3)", "taps"])
+def test_a_layer_without_gradients_sees_its_weights_change(size, N, key):
+    """Inference keeps the filters' layout; an optimizer step (in place) and a changed weight
     array both show in the next output, as on the plain route."""
     rng = np.random.default_rng(6)
     conv = minicnn.nn.Conv2d(24, 8, 3, padding=1)
-    x = rng.standard_normal((2, 24, 6, 6)).astype(np.float32)
+    x = rng.standard_normal((N, 24, size, size)).astype(np.float32)
 
     def both_routes():
         with minicnn.no_grad():
@@ -491,7 +521,7 @@ def test_a_layer_without_gradients_sees_its_weights_change():
         return out
 
     first = both_routes()
-    assert (id(conv.weight.data), 2) in winograd._kept, "the 6x6 maps went by F(2x2, 3x3)"
+    assert (id(conv.weight.data), key) in kept._kept, "the road under test kept its layout"
     out = conv(Tensor(x))                                               # a training step
     out.backward(np.ones_like(out.data))
     minicnn.optim.SGD(conv.parameters(), lr=0.1).step()                 # changes w in place
@@ -502,56 +532,63 @@ def test_a_layer_without_gradients_sees_its_weights_change():
                                                                  first.shape))
 
 
-# Products per output pixel (fast/small_maps.py): for maps of up to 4x4 in large batches.
-# The settings below send every stride-1 convolution there, whatever its filters and maps.
-every_shape_by_pixel = dict(winograd_min_channels=1, small_maps_max_pixels=10 ** 9,
-                            small_maps_images_per_pixel=0)
-pixel_shapes = dict(N=st.integers(1, 3), C=st.integers(1, 3), F_=st.integers(1, 3),
-                    H=st.integers(1, 5), W=st.integers(1, 5), KH=st.integers(1, 3),
-                    KW=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16))
+# Small maps without the padding's taps (fast/small_maps.py): products per filter tap in
+# small batches, per output pixel in large ones. The settings below send every stride-1
+# convolution down one of the two roads, whatever its filters and maps.
+every_shape_by = {
+    "taps": dict(winograd_min_channels=1, small_maps_max_pixels=10 ** 9, small_maps_min_images=1,
+                 small_maps_by_pixel_min_images=10 ** 9),
+    "pixels": dict(winograd_min_channels=1, small_maps_max_pixels=10 ** 9, small_maps_min_images=1,
+                   small_maps_by_pixel_min_images=1),
+}
+small_map_shapes = dict(N=st.integers(1, 3), C=st.integers(1, 3), F_=st.integers(1, 3),
+                        H=st.integers(1, 5), W=st.integers(1, 5), KH=st.integers(1, 3),
+                        KW=st.integers(1, 3), padding=st.integers(0, 2), seed=st.integers(0, 2 ** 16))
 
 
-def pixel_assume(H, W, KH, KW, padding):
+def small_map_assume(H, W, KH, KW, padding):
     assume(H + 2 * padding >= KH and W + 2 * padding >= KW)
 
 
+@pytest.mark.parametrize("road", sorted(every_shape_by))
 @settings(deadline=None, max_examples=40)
-@given(bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]), **pixel_shapes)
+@given(bias=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]), **small_map_shapes)
 @example(N=2, C=3, F_=2, H=3, W=3, KH=3, KW=3, padding=1, bias=True, dtype=np.float64, seed=0)  # vgg_bn_net's conv7
 @example(N=1, C=2, F_=2, H=1, W=1, KH=1, KW=1, padding=2, bias=True, dtype=np.float64, seed=0)  # windows of padding only
 @example(N=2, C=1, F_=3, H=2, W=4, KH=2, KW=3, padding=0, bias=False, dtype=np.float32, seed=0)
-def test_conv2d_by_pixel_matches_six_loops(N, C, F_, H, W, KH, KW, padding, bias, dtype, seed):
-    pixel_assume(H, W, KH, KW, padding)
+def test_conv2d_small_maps_match_six_loops(road, N, C, F_, H, W, KH, KW, padding, bias, dtype, seed):
+    small_map_assume(H, W, KH, KW, padding)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((F_, C, KH, KW)).astype(dtype)
     b = rng.standard_normal(F_).astype(dtype) if bias else None
-    with fast.configure(**every_shape_by_pixel):
+    with fast.configure(**every_shape_by[road]):
         out = F.conv2d(Tensor(x), Tensor(w), None if b is None else Tensor(b), stride=1, padding=padding)
-    assert out.ctx is None or out.ctx.by_pixel                         # no graph: no ctx kept
+    assert out.ctx is None or out.ctx.small_maps == road                # no graph: no ctx kept
     assert out.dtype == dtype
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     expected = conv2d_naive(x.astype(np.float64), w.astype(np.float64), b, 1, padding)
     np.testing.assert_allclose(out.data, expected, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("road", sorted(every_shape_by))
 @settings(deadline=None, max_examples=25)
-@given(bias=st.booleans(), **pixel_shapes)
+@given(bias=st.booleans(), **small_map_shapes)
 @example(N=2, C=2, F_=2, H=3, W=3, KH=3, KW=3, padding=1, bias=True, seed=0)
 @example(N=1, C=1, F_=1, H=1, W=2, KH=1, KW=2, padding=2, bias=True, seed=1)   # some windows all padding
-def test_conv2d_by_pixel_gradients(N, C, F_, H, W, KH, KW, padding, bias, seed):
-    """The backward of the products per pixel, summed where windows overlap, is the true
-    gradient of its forward (float64, centred differences)."""
-    pixel_assume(H, W, KH, KW, padding)
+def test_conv2d_small_maps_gradients(road, N, C, F_, H, W, KH, KW, padding, bias, seed):
+    """The backward of the products per tap or per pixel, summed where they overlap, is the
+    true gradient of its forward (float64, centred differences)."""
+    small_map_assume(H, W, KH, KW, padding)
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal((N, C, H, W)), rng.standard_normal((F_, C, KH, KW))]
     arrays += [rng.standard_normal(F_)] if bias else []
 
     def conv(x, w, b=None):
         out = F.conv2d(x, w, b, stride=1, padding=padding)
-        assert out.ctx is None or out.ctx.by_pixel                     # the road under test
+        assert out.ctx is None or out.ctx.small_maps == road           # the road under test
         return out
-    with fast.configure(**every_shape_by_pixel):
+    with fast.configure(**every_shape_by[road]):
         check_gradients(conv, *arrays, seed=seed)
 
 
@@ -559,12 +596,14 @@ def test_conv2d_by_pixel_gradients(N, C, F_, H, W, KH, KW, padding, bias, seed):
                                    (False, False, True), (True, False, True)],
                          ids=["all", "x", "w", "b", "x,b"])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_conv2d_by_pixel_equals_im2col_in_shares(needs, workers):
-    """Each core's share of the batch, and any subset of the gradients: the same results as
-    im2col's, for vgg_bn_net's 3x3 maps with padding 1."""
+@pytest.mark.parametrize("N", [1, 7])
+@pytest.mark.parametrize("road", sorted(every_shape_by))
+def test_conv2d_small_maps_equal_im2col_in_shares(road, N, needs, workers):
+    """Each core's share of the batch (of a single image: of its channels), and any subset of
+    the gradients: the same results as im2col's, for vgg_bn_net's 3x3 maps with padding 1."""
     rng = np.random.default_rng(3)
-    x, w, b = rng.standard_normal((7, 24, 3, 3)), rng.standard_normal((5, 24, 3, 3)), rng.standard_normal(5)
-    dout = rng.standard_normal((7, 5, 3, 3))
+    x, w, b = rng.standard_normal((N, 24, 3, 3)), rng.standard_normal((5, 24, 3, 3)), rng.standard_normal(5)
+    dout = rng.standard_normal((N, 5, 3, 3))
 
     def run(**configuration):
         with fast.configure(**configuration):
@@ -574,9 +613,9 @@ def test_conv2d_by_pixel_equals_im2col_in_shares(needs, workers):
         return out, [t.grad for t in tensors]
 
     by_im2col, expected = run(small_maps_max_pixels=1)
-    by_pixel, got = run(small_maps_images_per_pixel=0, workers=workers, conv_min_share=1)
-    assert (by_im2col.ctx.by_pixel, by_pixel.ctx.by_pixel) == (False, True)
-    np.testing.assert_allclose(by_pixel.data, by_im2col.data, rtol=1e-12, atol=1e-12)
+    by_road, got = run(**every_shape_by[road], workers=workers, conv_min_share=1)
+    assert (by_im2col.ctx.small_maps, by_road.ctx.small_maps) == (None, road)
+    np.testing.assert_allclose(by_road.data, by_im2col.data, rtol=1e-12, atol=1e-12)
     for g, e, need in zip(got, expected, needs):
         assert (g is None) == (not need)
         if need:

@@ -2,7 +2,9 @@
 
     conv.py       im2col by a compiled kernel, a few images at a time, per core
     winograd.py   3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) or F(4x4, 3x3)
-    small_maps.py maps up to 4x4 in large batches: matrix products per output pixel
+    small_maps.py maps up to 4x4 from 16 images: matrix products per filter tap or per
+                  output pixel
+    kept.py       filters laid out for a road once, kept while they get no gradient
     pool.py       max-pooling, 2x2 windows written out
     linear.py     the weight matrix shared between the cores
     relu.py       the ReLU rules as compiled loops
@@ -25,10 +27,10 @@ What the fast route does to the process, all of it here:
 - malloc keeps freed memory for reuse, in one arena (memory.py): set once for the whole
   process the first time the fast route runs, never at import. MINICNN_MALLOC=default
   leaves malloc alone (training then costs about 11,000 page faults a step).
-- Filters used without a gradient (inference, explanations) keep their Winograd transform and
-  a copy of their values while their array lives (winograd.kept_transform): 15-40 MB for
-  vgg_bn_net's (the most once both F(2x2, 3x3) and F(4x4, 3x3) ran), 0.7 MB for the reference
-  net's.
+- Filters used without a gradient (inference, explanations) keep their Winograd transform, or
+  their layout per tap, and a copy of their values while their array lives (kept.py): 15-40 MB
+  for vgg_bn_net's (the most once both F(2x2, 3x3) and F(4x4, 3x3) ran), 0.7 MB for the
+  reference net's.
 That is all: no environment variable is set, and nothing happens at import.
 """
 from minicnn.fast import batchnorm, conv, linear, memory, pool, relu

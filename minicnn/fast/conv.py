@@ -20,12 +20,13 @@ maps at least 15 wide (and batches of 4 or more; 7 wide in batches of 128 or mor
 F(4x4, 3x3), with 4x fewer (winograd.choose_form). Other shapes, and inputs with fewer than
 settings().winograd_min_channels channels (such as the first layer's RGB), use im2col:
 with so few channels to sum over, Winograd's 16 small matrix multiplies cost more than
-they save. Maps of up to 4x4 (small_maps_max_pixels) go by matrix products per output
-pixel, which skip the padding (small_maps.py), in batches of at least 7 images per pixel
-(63 for 3x3 maps, 112 for 4x4; small_maps_images_per_pixel), and in fewer by im2col (maps
-under 4x4, winograd_min_pixels) or Winograd (4x4). A single image of under 32 pixels
-(winograd_min_batch_pixels: 4x4 and 5x5 maps) goes by im2col too, since reading the
-transformed filters, 16/9 the size of the filters, costs more than the products save.
+they save. Maps of up to 4x4 (small_maps_max_pixels) go by matrix products that skip the
+padding (small_maps.py): one per filter tap in batches of 16 to 383 images
+(small_maps_min_images), one per output pixel in larger ones (small_maps_by_pixel_min_images);
+smaller batches by im2col (maps under 4x4, winograd_min_pixels) or Winograd (4x4). A single
+image of under 32 pixels (winograd_min_batch_pixels: 4x4 and 5x5 maps) goes by im2col too,
+since reading the transformed filters, 16/9 the size of the filters, costs more than the
+products save.
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """
@@ -48,14 +49,17 @@ def uses_winograd(N, C, KH, KW, stride, out_pixels):
             and N * out_pixels >= s.winograd_min_batch_pixels)
 
 
-def uses_pixel_products(N, C, stride, out_pixels):
-    """Whether a convolution of N images of C channels at `stride`, making maps of out_pixels
-    pixels, takes small_maps.py's road: products per output pixel, for maps of at most
-    settings().small_maps_max_pixels, filters of any size at stride 1, with as many channels
-    as Winograd needs, in batches of at least small_maps_images_per_pixel per output pixel."""
-    return (stride == 1 and out_pixels <= settings().small_maps_max_pixels
-            and C >= settings().winograd_min_channels
-            and N >= settings().small_maps_images_per_pixel * out_pixels)
+def small_maps_road(N, C, stride, out_pixels):
+    """Which of small_maps.py's roads a convolution of N images of C channels at `stride`,
+    making maps of out_pixels pixels, takes: "taps" (a product per filter tap), "pixels" (per
+    output pixel) or None (neither). For maps of at most settings().small_maps_max_pixels,
+    filters of any size at stride 1, as many channels as Winograd needs: per tap from
+    small_maps_min_images images, per pixel from small_maps_by_pixel_min_images."""
+    s = settings()
+    if (stride != 1 or out_pixels > s.small_maps_max_pixels or C < s.winograd_min_channels
+            or N < s.small_maps_min_images):
+        return None
+    return "pixels" if N >= s.small_maps_by_pixel_min_images else "taps"
 
 
 def conv2d_forward(ctx, x, w, b, stride, padding):
@@ -66,18 +70,22 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
     ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
-    ctx.by_pixel = uses_pixel_products(N, C, stride, OH * OW)
-    ctx.winograd = not ctx.by_pixel and uses_winograd(N, C, KH, KW, stride, OH * OW)
+    frozen = not ctx.needs_input_grad[1]                  # the filters get no gradient
+    ctx.small_maps = small_maps_road(N, C, stride, OH * OW)
+    ctx.winograd = ctx.small_maps is None and uses_winograd(N, C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
     ctx.work = product_work(N * F * C * KH * KW * OH * OW, w.size)    # im2col's products
     with one_blas_thread():
         if ctx.winograd:
             # weights that get no gradient (inference, explanations) keep their transform
-            U = None if ctx.needs_input_grad[1] else winograd.kept_transform(w, ctx.form)
+            U = winograd.kept_transform(w, ctx.form) if frozen else None
             out, ctx.U = winograd.forward(x, w, b, padding, ctx.form, U)
             return out                                  # (N, F, OH, OW)
-        if ctx.by_pixel:
-            return small_maps.forward(x, w, b, padding, least_share(N, ctx.work))
+        if ctx.small_maps == "taps":                   # the filters per tap, kept if frozen
+            ctx.taps = small_maps.kept_taps(w) if frozen else small_maps.taps_of(w)
+            return small_maps.forward_by_taps(x, ctx.taps, b, padding)
+        if ctx.small_maps == "pixels":
+            return small_maps.forward_by_pixels(x, w, b, padding, least_share(N, ctx.work))
 
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
@@ -108,9 +116,11 @@ def conv2d_backward(ctx, dout):
     with one_blas_thread():
         if ctx.winograd:
             return winograd.backward(ctx.x, ctx.U, dout, p, need_dx, need_dw, need_db, ctx.form)
-        if ctx.by_pixel:
-            return small_maps.backward(ctx.x, ctx.w, dout, p, least_share(N, ctx.work),
-                                       need_dx, need_dw, need_db)
+        if ctx.small_maps == "taps":
+            return small_maps.backward_by_taps(ctx.x, ctx.taps, dout, p, need_dx, need_dw, need_db)
+        if ctx.small_maps == "pixels":
+            return small_maps.backward_by_pixels(ctx.x, ctx.w, dout, p, least_share(N, ctx.work),
+                                                 need_dx, need_dw, need_db)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
         wide = OH * OW < settings().wide_columns_below

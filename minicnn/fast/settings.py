@@ -51,15 +51,16 @@ class Settings:
     winograd_4x4_narrow_min_width: int = 7
     winograd_4x4_narrow_min_images: int = 128
     # Maps of at most this many pixels (vgg_bn_net's 3x3 layer, residual_net's 4x4) go by
-    # matrix products per output pixel, which skip the padding's taps (fast/small_maps.py),
+    # matrix products that skip the padding's taps (fast/small_maps.py),
     small_maps_max_pixels: int = 16
-    # ... in batches of at least this many images per output pixel (63 for a 3x3 map, 112 for
-    # 4x4): each tap is read once for every output pixel that uses it, work that only a large
-    # batch outweighs. Smaller batches take im2col (3x3) or Winograd (4x4). With 256 channels,
-    # forward and backward, the products were 1.25-1.8x as fast as F(2x2, 3x3) side by side at
-    # 3x3 and 64-512 images, 0.5-0.9x at 32 and below; at 4x4 1.03-1.07x at 128 images and
-    # 1.2-1.3x at 512, 0.86-0.88x at 64 (benchmarks/README.md, session 19)
-    small_maps_images_per_pixel: int = 7
+    # ... in batches of at least this many images, one product per filter tap; fewer go by
+    # im2col (3x3) or Winograd (4x4). With 256 channels, forward and backward, the taps were
+    # 1.04x and 1.18x as fast at 16 images (3x3, 4x4), 0.86x and 1.2x at 8; with filters
+    # that get no gradient, forward alone, 0.92x and 1.3x at 8 (benchmarks/README.md, session 21)
+    small_maps_min_images: int = 16
+    # ... and from this many, one product per output pixel: level with the taps at 384 images
+    # (1.00x and 0.97x as fast), 1.05x and 1.08x at 512 (the taps' copies outgrow the cache)
+    small_maps_by_pixel_min_images: int = 384
     # Winograd transforms a tile's images side by side, as one wide image: always for odd
     # widths (one zero column shared between neighbours saves slots), and, by F(2x2, 3x3),
     # for even widths up to this (longer rows for the transforms; wider maps lose more to
@@ -92,13 +93,13 @@ settings = _settings.get
 def configure(**changes):
     """Change some settings inside the block; the previous ones come back afterwards.
 
-    Every value is an integer >= 1 (polls and small_maps_images_per_pixel >= 0)."""
+    Every value is an integer >= 1 (polls >= 0)."""
     names = {f.name for f in fields(Settings)}
     for name, value in changes.items():
         if name not in names:
             raise TypeError(f"fast.configure: unknown setting {name!r}; "
                             f"settings are: {', '.join(sorted(names))}")
-        least = 0 if name in ("polls", "small_maps_images_per_pixel") else 1
+        least = 0 if name == "polls" else 1
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"fast.configure: {name} must be an integer >= {least}, got {value!r}")
     token = _settings.set(replace(settings(), **changes))

@@ -1,34 +1,160 @@
-r"""Convolution of small maps (vgg_bn_net's 3x3 layer, residual_net's 4x4) by matrix products
-per output pixel.
+r"""Convolution of small maps (vgg_bn_net's 3x3 layer, residual_net's 4x4) without the
+padding's taps.
 
 On a 3x3 map with padding 1, a 3x3 filter's window hangs over the border at 8 of the 9
 output pixels. im2col multiplies the padding's zeros too (81 taps per filter and input
 channel, 49 of them inside the map), and Winograd's F(2x2, 3x3) computes a 4x4 block for
-the 3x3 map. Here each output pixel o is a sum of products over the whole batch, one for
-each row of o's window that lies inside the map: that row's input pixels, channels last,
+the 3x3 map. Here only the taps that meet the input are multiplied, channels last, in one
+of two groupings of the same sums.
+
+Per filter tap (batches of 16 to 383 images). Each tap k = (ky, kx) of the filters meets,
+in one product, every input pixel it lands on in the whole batch: the block of outputs
+whose windows put that tap inside the map, and the block of input pixels under it (shifted
+by the tap's offset),
+
+    out[:, oy0:oy1, ox0:ox1] += X_k @ W_k        for each tap k = (ky, kx)
+        X_k (n*h*w, C): the h x w input pixels the tap meets, of every image
+        W_k (C, F):     tap k of every filter, taps[ky, kx]
+
+Each tap's filters (C x F: 256 KB at 256 channels) are read once per share and stay in the
+cache while used. The filters are laid out per tap (taps_of) once per call, or once for good
+while they get no gradient (kept_taps). The backward is each product's adjoint, added up
+where the taps' blocks overlap:
+
+    dx[the block under tap k] += dout_k @ W_k.T        dW_k = X_k.T @ dout_k
+
+Per output pixel (batches of 384 or more). Each output pixel o is a sum of products over the
+batch, one for each row of o's window that lies inside the map: that row's input pixels
 times the filter taps that meet them,
 
     out[:, :, o] = sum over the rows r of o's window of  X_r @ W_r.T
         X_r (N, w*C): the w pixels of row r under the window, each with its C channels
         W_r (F, w*C): the taps of every filter that meet them
 
-so no zero is multiplied, and each product has the batch's N rows, where the BLAS runs
-near its peak. X_r and W_r are views of the input and the filters laid out channels last:
-nothing is copied per pixel. The backward is each product's adjoint, summed where the
-windows overlap:
+X_r and W_r are views of the input and the filters laid out channels last: nothing is
+copied per pixel, where the per-tap products copy each block X_k, which in large batches no
+longer fits the cache. The backward:
 
     dx[row r's pixels] += dout[:, :, o] @ W_r      dw[the taps of W_r] += dout[:, :, o].T @ X_r
 
-For vgg_bn_net's 3x3 layer (256 -> 256 channels), forward and backward of a training batch
-of 512 images took 77 ms this way against 139 ms by F(2x2, 3x3) side by side and 186 ms by
-im2col, on a Zen 4 core pair (PyTorch: 87 ms; benchmarks/README.md, session 19); at 4x4,
-130 ms against 167 ms by F(2x2, 3x3). Each tap is read once for every output pixel that uses
-it, so in small batches the other roads are faster: fast/conv.py takes this one from
-settings().small_maps_images_per_pixel images per output pixel.
+On a Zen 4 core pair, 256 -> 256 channels (benchmarks/README.md, session 21), per tap
+against per pixel, forward and all gradients: 1.20x as fast at 128 images (3x3 maps), 1.30x
+(4x4); level at 384; 0.95x and 0.93x at 512 (vgg_bn_net's and residual_net's training
+batches). Against im2col (3x3) and Winograd (4x4), which small batches took before: 1.8x
+and 1.3x at 64 images, 1.04x and 1.18x at 16; at 8 images 0.86x and 1.2x. Filters that
+get no gradient, forward alone: 1.6x and 1.2x at 32 images, 0.92x and 1.3x at 8, 0.5-1.1x
+at one or two, where checking the kept taps against the filters' values (fast/kept.py)
+costs more than the taps save. Session 19 had the products per pixel alone, from 63 images
+(3x3) and 112 (4x4): 77 against 139 ms by F(2x2, 3x3) and 186 ms by im2col for a training
+batch of 512 at 3x3 (PyTorch: 87 ms). fast/conv.py takes this module's roads from
+settings().small_maps_min_images and small_maps_by_pixel_min_images.
 """
 import numpy as np
 
-from minicnn.fast.parallel import for_each_share
+from minicnn.fast.kept import kept
+from minicnn.fast.parallel import for_each_part, for_each_share, product_work
+
+
+def tap_span(size, padding, out_size, k):
+    """Along one axis, stride 1, for tap k of the filter: the outputs o0:o1 whose window puts
+    tap k inside the input, and i0, the input position under tap k at output o0."""
+    o0, o1 = max(0, padding - k), min(out_size, size + padding - k)
+    return o0, o1, o0 - padding + k
+
+
+def tap_blocks(x_hw, kernel_hw, padding, out_hw):
+    """[(ky, kx, (oy0, oy1), (ox0, ox1), (iy0, ix0))]: for every tap that meets the input
+    somewhere, the block of outputs it adds to and the corner of the input block under it
+    (of the same size)."""
+    blocks = []
+    for ky in range(kernel_hw[0]):
+        oy0, oy1, iy0 = tap_span(x_hw[0], padding, out_hw[0], ky)
+        for kx in range(kernel_hw[1]):
+            ox0, ox1, ix0 = tap_span(x_hw[1], padding, out_hw[1], kx)
+            if oy1 > oy0 and ox1 > ox0:                    # else the tap only meets padding
+                blocks.append((ky, kx, (oy0, oy1), (ox0, ox1), (iy0, ix0)))
+    return blocks
+
+
+def taps_of(w):
+    """w (F, C, KH, KW) -> taps (KH, KW, C, F): W_k = taps[ky, kx], a (C, F) matrix per tap."""
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+
+
+def kept_taps(w):
+    """taps_of(w), kept while the array w lives and its values stay the same (fast/kept.py):
+    for filters that get no gradient. Read-only."""
+    return kept(w, "taps", taps_of)
+
+
+def tap_work(N, F, C, blocks, taps):
+    """The multiply-adds of a batch of N images' products by taps, with each weight read
+    counted as parallel.product_work counts it: what decides how it is shared out."""
+    pixels_met = sum((oy1 - oy0) * (ox1 - ox0) for _, _, (oy0, oy1), (ox0, ox1), _ in blocks)
+    return product_work(N * F * C * pixels_met, taps.size)
+
+
+def forward_by_taps(x, taps, b, padding):
+    """x (N, C, H, W), taps (KH, KW, C, F) from taps_of, b (F,) or None; stride 1
+    -> out (N, F, OH, OW)."""
+    N, C, H, W = x.shape
+    KH, KW, _, F = taps.shape
+    OH, OW = H + 2 * padding - KH + 1, W + 2 * padding - KW + 1
+    blocks = tap_blocks((H, W), (KH, KW), padding, (OH, OW))
+    out = np.empty((N, F, OH, OW), dtype=taps.dtype)
+
+    def forward_part(n0, n1, f0, f1):                         # images n0:n1, filters f0:f1
+        n = n1 - n0
+        xs = channels_last(x[n0:n1])                          # (n, H, W, C)
+        o = np.zeros((n, OH, OW, f1 - f0), dtype=taps.dtype)  # channels last until the end
+        for ky, kx, (oy0, oy1), (ox0, ox1), (iy0, ix0) in blocks:
+            h, w = oy1 - oy0, ox1 - ox0                       # the block: h x w pixels
+            X_k = xs[:, iy0:iy0 + h, ix0:ix0 + w].reshape(-1, C)    # (n*h*w, C), a copy
+            o[:, oy0:oy1, ox0:ox1] += (X_k @ taps[ky, kx, :, f0:f1]).reshape(n, h, w, -1)
+        if b is not None:
+            o += b[f0:f1]                                     # (F',): the last axis
+        out[n0:n1, f0:f1] = o.transpose(0, 3, 1, 2)
+    for_each_part(N, F, forward_part, tap_work(N, F, C, blocks, taps))
+    return out
+
+
+def backward_by_taps(x, taps, dout, padding, need_dx, need_dw, need_db):
+    """x (the forward's input; needed for dw only), taps (KH, KW, C, F), dout (N, F, OH, OW)
+    -> dx, dw (F, C, KH, KW), db; None for those not asked for."""
+    N, F, OH, OW = dout.shape
+    KH, KW, C, _ = taps.shape
+    H, W = OH - 2 * padding + KH - 1, OW - 2 * padding + KW - 1
+    blocks = tap_blocks((H, W), (KH, KW), padding, (OH, OW))
+    dx = np.empty((N, C, H, W), dtype=taps.dtype) if need_dx else None
+
+    def backward_part(n0, n1, c0, c1):                        # images n0:n1, dx's channels c0:c1
+        n = n1 - n0
+        g = channels_last(dout[n0:n1])                        # (n, OH, OW, F)
+        xs = channels_last(x[n0:n1]) if need_dw else None     # (n, H, W, C)
+        dxs = np.zeros((n, H, W, c1 - c0), dtype=taps.dtype) if need_dx else None
+        dtaps = np.zeros(taps.shape, dtype=taps.dtype) if need_dw else None
+        for ky, kx, (oy0, oy1), (ox0, ox1), (iy0, ix0) in blocks:
+            h, w = oy1 - oy0, ox1 - ox0                       # the block: h x w pixels
+            g_k = g[:, oy0:oy1, ox0:ox1].reshape(-1, F)       # (n*h*w, F), a copy
+            if need_dw:                                       # dW_k = X_k.T @ dout_k
+                X_k = xs[:, iy0:iy0 + h, ix0:ix0 + w].reshape(-1, C)
+                np.matmul(X_k.T, g_k, out=dtaps[ky, kx])
+            if need_dx:                                       # dX_k = dout_k @ W_k.T
+                W_k = taps[ky, kx, c0:c1]                     # (C', F)
+                dxs[:, iy0:iy0 + h, ix0:ix0 + w] += (g_k @ W_k.T).reshape(n, h, w, -1)
+        if need_dx:
+            dx[n0:n1, c0:c1] = dxs.transpose(0, 3, 1, 2)
+        db = g.sum(axis=(0, 1, 2)) if need_db else None
+        return dtaps, db
+
+    # dx alone (explanations) shares a single image by its channels; dw and db sum over images
+    shares = for_each_part(N, C, backward_part, tap_work(N, F, C, blocks, taps),
+                           by_channels=not (need_dw or need_db))
+    dw = None
+    if need_dw:                                               # (KH, KW, C, F) -> (F, C, KH, KW)
+        dw = np.ascontiguousarray(sum(dtaps for dtaps, _ in shares).transpose(3, 2, 0, 1))
+    db = sum(db for _, db in shares) if need_db else None
+    return dx, dw, db
 
 
 def windows(size, K, padding, out_size):
@@ -61,7 +187,7 @@ def channels_last(a):
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
 
 
-def forward(x, w, b, padding, min_share):
+def forward_by_pixels(x, w, b, padding, min_share):
     """x (N, C, H, W), w (F, C, KH, KW), b (F,) or None; stride 1 -> out (N, F, OH, OW)."""
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
@@ -84,7 +210,7 @@ def forward(x, w, b, padding, min_share):
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))   # (N, F, OH, OW)
 
 
-def backward(x, w, dout, padding, min_share, need_dx, need_dw, need_db):
+def backward_by_pixels(x, w, dout, padding, min_share, need_dx, need_dw, need_db):
     """x (the forward's input; needed for dw only), w, dout (N, F, OH, OW) -> dx, dw, db;
     None for those not asked for."""
     N, F, OH, OW = dout.shape

@@ -63,11 +63,11 @@ transform, paid once per batch, made it up to a third slower); under 7 wide neve
 A Form names one algorithm and its kernels; forward and backward are the same steps
 for both, with k = 16 or 36 matrix multiplies.
 """
-import weakref
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from minicnn.fast.kept import kept
 from minicnn.fast.kernels import winograd as f2, winograd4 as f4
 from minicnn.fast.kernels.naive import G, G4
 from minicnn.fast.parallel import for_each_part, product_work, tiles
@@ -118,26 +118,10 @@ def transform_filters(w, form=F2):
     return U.reshape(form.k, F, C)
 
 
-# Filters that get no gradient keep their transform for the next call (kept_transform):
-# {(id(w), m): (a weak reference to the array w, a copy of its values, U)}
-_kept = {}
-
-
 def kept_transform(w, form=F2):
-    """transform_filters(w, form), kept while the array w lives: the next call with the same
-    array, its values unchanged, returns the same U (read-only). For weights that get no
-    gradient (inference, explanations), which go through a layer call after call: at batch
-    1 the transform was about 15% of the reference net's forward (0.82 ms with it, 0.74 ms
-    kept, one process on Zen 4). An array changed in place no longer equals its copy and is
-    transformed again; an entry goes when its array does."""
-    key = (id(w), form.m)
-    kept = _kept.get(key)
-    if kept is not None and kept[0]() is w and np.array_equal(kept[1], w):
-        return kept[2]
-    U = transform_filters(w, form)
-    U.flags.writeable = False
-    _kept[key] = (weakref.ref(w, lambda _: _kept.pop(key, None)), w.copy(), U)
-    return U
+    """transform_filters(w, form), kept while the array w lives and its values stay the same
+    (fast/kept.py): for weights that get no gradient (inference, explanations). Read-only."""
+    return kept(w, ("winograd", form.m), lambda w: transform_filters(w, form))
 
 
 def transform_filters_adjoint(dU, form=F2):
