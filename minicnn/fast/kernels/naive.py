@@ -197,3 +197,13 @@ def winograd_output_adjoint_naive(dout, m=2):
                     g = dout[i, f, m * ty:m * ty + m, m * tx:m * tx + m]     # (m, m)
                     dM[:, f, (i * TH + ty) * TW + tx] = (AT.T @ g @ AT).reshape(n * n)
     return dM
+
+
+def fingerprint_naive(words):
+    """kernels/fingerprint.py's sum, with Python's integers and an explicit 2^64 wrap."""
+    K1, K2, wrap = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 2 ** 64
+    total = 0
+    for i, v in enumerate(words.tolist()):
+        u = ((v ^ (i * K1 % wrap)) * K2) % wrap
+        total = (total + (u ^ (u >> 31))) % wrap
+    return total
