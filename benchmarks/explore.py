@@ -16,7 +16,7 @@ its last answer has arrived. The target (issue 19): p95 <= 100 ms on 2 cores. A 
 optimised image is a gradient ascent, streamed like the class models, so it is exempt; its
 time is printed on its own.
 
-Needs the explore extra and httpx (pip install ".[test]").
+Needs the explore extra and httpx2 (pip install ".[test]").
 """
 import argparse
 import subprocess
@@ -56,7 +56,7 @@ def main():
     parser.add_argument("--data", default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    import httpx
+    import httpx2 as httpx
 
     proc, url, ready = start_server(args)
     http = httpx.Client(base_url=url, timeout=120, limits=httpx.Limits(max_connections=6))

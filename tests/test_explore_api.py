@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("starlette")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")                  # what starlette.testclient uses
 from starlette.routing import Route  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
@@ -454,7 +454,7 @@ def test_the_second_explorer_reads_the_index_back(explorer):
 def test_requests_at_once_with_different_rules_get_their_own_answers(explorer):
     """Eight threads ask a real server for maps under the three rules at once; every answer
     is the one the Python API gives for that rule alone."""
-    import httpx
+    import httpx2 as httpx
     expected = {}
     for method, rule in (("saliency", "normal"), ("guided", "guided"), ("deconv", "deconv")):
         for i in range(6):
@@ -503,7 +503,7 @@ def test_answers_on_a_kept_alive_connection_do_not_wait_for_an_ack(explorer):
 # ------------------------------------------------------------------ the command line
 
 def test_the_command_prints_its_url_binds_loopback_and_serves():
-    import httpx
+    import httpx2 as httpx
     proc = subprocess.Popen([sys.executable, "-m", "minicnn.explore", "--port", "0",
                              "--images", "40"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
