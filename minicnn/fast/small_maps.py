@@ -55,6 +55,11 @@ from minicnn.fast.kept import kept
 from minicnn.fast.parallel import for_each_part, for_each_share, product_work
 
 
+def channels_last(a):
+    """(N, C, H, W) -> (N, H, W, C), contiguous."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
 def tap_span(size, padding, out_size, k):
     """Along one axis, stride 1, for tap k of the filter: the outputs o0:o1 whose window puts
     tap k inside the input, and i0, the input position under tap k at output o0."""
@@ -180,11 +185,6 @@ def window_rows(x_hw, kernel_hw, padding, out_hw):
                 kx = (kx0, kx0 + ix1 - ix0)
                 pieces += [(oy, ox, iy, ky0 + iy - iy0, (ix0, ix1), kx) for iy in range(iy0, iy1)]
     return pieces
-
-
-def channels_last(a):
-    """(N, C, H, W) -> (N, H, W, C), contiguous."""
-    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
 
 
 def forward_by_pixels(x, w, b, padding, min_share):
