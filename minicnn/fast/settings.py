@@ -56,7 +56,9 @@ class Settings:
     # ... in batches of at least this many images, one product per filter tap; fewer go by
     # im2col (3x3) or Winograd (4x4). With 256 channels, forward and backward, the taps were
     # 1.04x and 1.18x as fast at 16 images (3x3, 4x4), 0.86x and 1.2x at 8; with filters
-    # that get no gradient, forward alone, 0.92x and 1.3x at 8 (benchmarks/README.md, session 21)
+    # that get no gradient, forward alone, 1.54x and 1.11x at 16, 1.33x and 1.24x at 8, a few
+    # per cent of a net's forward, not worth a threshold of their own (benchmarks/README.md,
+    # session 21)
     small_maps_min_images: int = 16
     # ... and from this many, one product per output pixel: level with the taps at 384 images
     # (1.00x and 0.97x as fast), 1.05x and 1.08x at 512 (the taps' copies outgrow the cache)
