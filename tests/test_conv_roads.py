@@ -267,7 +267,7 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (24, 3, 1, 1, 6, 1, "winograd"),    # ... but a single 6x6 (36)
     (24, 3, 1, 1, 4, 2, "winograd"),    # two 4x4 maps (32)
     (24, 3, 1, 1, 4, 15, "winograd"),   # 4x4 maps: Winograd up to 15 images,
-    (24, 3, 1, 1, 4, 16, "taps"),       # ... products per tap from 16 (16 pixels: small_maps_max_pixels)
+    (24, 3, 1, 1, 4, 16, "taps"),       # ... per tap from 16 (16 pixels, small_maps_max_pixels)
     (24, 3, 1, 1, 4, 384, "pixels"),    # ... and per pixel from 384
     (24, 3, 1, 2, 6, 384, "winograd"),  # 8x8 maps: Winograd in any batch
 ])

@@ -44,10 +44,10 @@ batches). Against im2col (3x3) and Winograd (4x4), which small batches took befo
 and 1.3x at 64 images, 1.04x and 1.18x at 16; at 8 images 0.86x and 1.2x. Filters that
 get no gradient, forward alone: 1.54x and 1.11x at 16 images, 1.33x and 1.24x at 8,
 0.63-0.97x at one or two, where reading the kept taps besides the filters' fingerprint
-(fast/kept.py) costs more than the taps save. Session 19 had the products per pixel alone, from 63 images
-(3x3) and 112 (4x4): 77 against 139 ms by F(2x2, 3x3) and 186 ms by im2col for a training
-batch of 512 at 3x3 (PyTorch: 87 ms). fast/conv.py takes this module's roads from
-settings().small_maps_min_images and small_maps_by_pixel_min_images.
+(fast/kept.py) costs more than the taps save. Session 19 had the products per pixel alone,
+from 63 images (3x3) and 112 (4x4): 77 against 139 ms by F(2x2, 3x3) and 186 ms by im2col
+for a training batch of 512 at 3x3 (PyTorch: 87 ms). fast/conv.py takes this module's
+roads from settings().small_maps_min_images and small_maps_by_pixel_min_images.
 """
 import numpy as np
 
