@@ -243,13 +243,13 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
 
 
 @pytest.mark.parametrize("C, KH, stride, padding, size, N, road", [
-    (24, 3, 1, 1, 6, 2, "winograd"),    # the threshold, settings().winograd_min_channels
-    (25, 3, 1, 0, 6, 2, "winograd"),
-    (23, 3, 1, 1, 6, 2, "im2col"),      # too few channels to pay
-    (3, 3, 1, 1, 6, 2, "im2col"),       # RGB
-    (24, 3, 2, 1, 6, 2, "im2col"),      # stride 2
-    (24, 5, 1, 2, 6, 2, "im2col"),      # 5x5 filters
-    (32, 3, 1, 2, 2, 2, "winograd"),    # maps of 4x4 pixels, settings().winograd_min_pixels
+    (24, 3, 1, 1, 6, 3, "winograd"),    # the threshold, settings().winograd_min_channels
+    (25, 3, 1, 0, 6, 7, "winograd"),
+    (23, 3, 1, 1, 6, 3, "im2col"),      # too few channels to pay
+    (3, 3, 1, 1, 6, 3, "im2col"),       # RGB
+    (24, 3, 2, 1, 6, 3, "im2col"),      # stride 2
+    (24, 5, 1, 2, 6, 3, "im2col"),      # 5x5 filters
+    (32, 3, 1, 2, 2, 7, "winograd"),    # maps of 4x4 pixels, settings().winograd_min_pixels
     (32, 3, 1, 1, 3, 2, "im2col"),      # 3x3 (vgg_bn_net's last): im2col, the tile's images in one product
     (24, 3, 1, 1, 3, 15, "im2col"),     # ... up to 15 images,
     (24, 3, 1, 1, 3, 16, "taps"),       # ... from 16 products per filter tap,
@@ -259,13 +259,14 @@ def test_winograd_gradients_asked_for_alone_equal_im2col(needs):
     (24, 3, 2, 1, 5, 64, "im2col"),     # ... at stride 1
     (24, 2, 1, 0, 4, 64, "taps"),       # ... and filters of any size
     (24, 2, 1, 0, 4, 384, "pixels"),
-    (32, 3, 1, 0, 6, 2, "winograd"),    # 4x4 without padding
+    (32, 3, 1, 0, 6, 7, "winograd"),    # 4x4 without padding
     (32, 3, 1, 0, 5, 2, "im2col"),      # 3x3 without padding
     (24, 3, 1, 0, 5, 64, "taps"),       # ... in a batch of 64
     (24, 3, 1, 1, 4, 1, "im2col"),      # a single 4x4 map: 16 pixels, under winograd_min_batch_pixels
-    (24, 3, 1, 1, 5, 1, "im2col"),      # ... a single 5x5 (25)
-    (24, 3, 1, 1, 6, 1, "winograd"),    # ... but a single 6x6 (36)
-    (24, 3, 1, 1, 4, 2, "winograd"),    # two 4x4 maps (32)
+    (24, 3, 1, 1, 4, 6, "im2col"),      # ... six (96)
+    (24, 3, 1, 1, 7, 2, "im2col"),      # ... two 7x7 maps (98)
+    (24, 3, 1, 1, 10, 1, "winograd"),   # ... but a single 10x10 (100)
+    (24, 3, 1, 1, 4, 7, "winograd"),    # ... and seven 4x4 maps (112)
     (24, 3, 1, 1, 4, 15, "winograd"),   # 4x4 maps: Winograd up to 15 images,
     (24, 3, 1, 1, 4, 16, "taps"),       # ... per tap from 16 (16 pixels, small_maps_max_pixels)
     (24, 3, 1, 1, 4, 384, "pixels"),    # ... and per pixel from 384
@@ -278,7 +279,7 @@ def test_conv2d_takes_its_road_by_default(C, KH, stride, padding, size, N, road)
     the rest im2col. Whichever road, the result is the six-loop convolution."""
     assert fast.settings().winograd_min_channels == 24, "the channel counts above straddle it"
     assert fast.settings().winograd_min_pixels == 16, "and the map sizes this"
-    assert fast.settings().winograd_min_batch_pixels == 32, "and the single images' maps this"
+    assert fast.settings().winograd_min_batch_pixels == 100, "and the small batches' maps this"
     assert fast.settings().small_maps_max_pixels == 16, "and this"
     assert fast.settings().small_maps_min_images == 16, "and the batch sizes these"
     assert fast.settings().small_maps_by_pixel_min_images == 384
@@ -352,10 +353,10 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
     assert wide.shape == (1, 2, 4, 16) and not wide[0, :, :, 4::6].any() and not wide[0, :, :, 5::6].any()
     np.testing.assert_array_equal(winograd.apart(wide, np.empty_like(images), gap=2), images)
     assert winograd.tile_slots(4, 16) == 3 * winograd.tile_slots(4, 4)
-    x = rng.standard_normal((5, 24, 4, 4))
+    x = rng.standard_normal((7, 24, 4, 4))
     w = rng.standard_normal((6, 24, 3, 3))
     b = rng.standard_normal(6)
-    dout = rng.standard_normal((5, 6, 4, 4))
+    dout = rng.standard_normal((7, 6, 4, 4))
 
     def forward_backward():                     # out, dx, dw, db
         xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
@@ -363,7 +364,7 @@ def test_small_even_maps_go_side_by_side_with_two_zero_columns():
         out.backward(dout)
         return out, [out.data, xt.grad, wt.grad, bt.grad]
     out, got = forward_backward()
-    assert out.ctx.winograd                     # 24 channels, 16 pixels: the Winograd road
+    assert out.ctx.winograd                     # 24 channels, 7 x 16 pixels: the Winograd road
     with minicnn.plain():
         _, want = forward_backward()
     for g, e in zip(got, want):
@@ -503,7 +504,7 @@ def test_each_layout_is_kept_apart():
         np.testing.assert_array_equal(keep(w), make(w))
 
 
-@pytest.mark.parametrize("size, N, key", [(6, 2, ("winograd", 2)), (3, 16, "taps")],
+@pytest.mark.parametrize("size, N, key", [(6, 3, ("winograd", 2)), (3, 16, "taps")],
                          ids=["F(2x2, 3x3)", "taps"])
 def test_a_layer_without_gradients_sees_its_weights_change(size, N, key):
     """Inference keeps the filters' layout; an optimizer step (in place) and a changed weight

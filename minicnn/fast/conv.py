@@ -23,10 +23,10 @@ with so few channels to sum over, Winograd's 16 small matrix multiplies cost mor
 they save. Maps of up to 4x4 (small_maps_max_pixels) go by matrix products that skip the
 padding (small_maps.py): one per filter tap in batches of 16 to 383 images
 (small_maps_min_images), one per output pixel in larger ones (small_maps_by_pixel_min_images);
-smaller batches by im2col (maps under 4x4, winograd_min_pixels) or Winograd (4x4). A single
-image of under 32 pixels (winograd_min_batch_pixels: 4x4 and 5x5 maps) goes by im2col too,
-since reading the transformed filters, 16/9 the size of the filters, costs more than the
-products save.
+smaller batches by im2col (maps under 4x4, winograd_min_pixels) or Winograd (4x4). Batches
+of under 100 output pixels in all (winograd_min_batch_pixels: a single image of up to 9x9,
+two of 7x7, six of 4x4) go by im2col too, since reading the transformed filters, 16/9 the
+size of the filters, costs more than the products save.
 With maps under 8x8 pixels (wide_columns_below), im2col multiplies the columns of all a
 tile's images at once (widen). Both roads are checked against the plain route.
 """

@@ -28,11 +28,14 @@ class Settings:
     winograd_min_channels: int = 24
     # ... and output maps of this many pixels or more,
     winograd_min_pixels: int = 16
-    # ... and this many in the whole batch: a single image of 4x4 or 5x5 pixels goes by im2col.
-    # Its 16 products are too thin to pay for reading the transformed filters (16/9 the
-    # filters' size) and checking the kept ones (kept_transform): at 256 channels, 4x4, one
-    # image, im2col was 1.2-1.4x as fast alone and 1.8x inside residual_net; at 6x6 even
-    winograd_min_batch_pixels: int = 32
+    # ... and this many in the whole batch: a single image of up to 9x9 pixels, two of 7x7,
+    # six of 4x4 go by im2col. Their 16 products are too thin to pay for reading the
+    # transformed filters (16/9 the filters' size) besides the filters' fingerprint
+    # (fast/kept.py), inside a net where neither is still in the cache: with 100 rather than
+    # 32, vgg_bn_net's and residual_net's forward of 2 images was 1.10-1.19x as fast, of 1
+    # 1.03x, residual_net's of 4-6 1.06-1.08x; layers alone, hot, were about even (0.81-1.18x;
+    # benchmarks/README.md, session 21)
+    winograd_min_batch_pixels: int = 100
     # ... by F(4x4, 3x3) (4x fewer multiplies than im2col, against F(2x2, 3x3)'s 2.25x) when
     # the output maps are at least this wide: the reference net's 32x32 and 16x16 layers and
     # vgg_bn_net's 31 and 15, side by side (fast/kernels/winograd4.py)
