@@ -34,7 +34,7 @@ import numpy as np
 
 from minicnn.fast import small_maps, winograd
 from minicnn.fast.kernels.im2col import col2im, im2col
-from minicnn.fast.parallel import for_each_part, least_share, one_blas_thread, product_work, tiles
+from minicnn.fast.parallel import for_each_part, one_blas_thread, product_work, tiles
 from minicnn.fast.settings import settings
 from minicnn.ops.checks import conv_output_size
 
@@ -69,12 +69,11 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
     OH, OW = conv_output_size(H, KH, stride, padding), conv_output_size(W, KW, stride, padding)
     x = np.ascontiguousarray(x)
     ctx.stride, ctx.padding, ctx.OH, ctx.OW, ctx.w, ctx.x_hw = stride, padding, OH, OW, w, (H, W)
-    ctx.x = x if ctx.needs_input_grad[1] else None       # only dw needs the input again
     frozen = not ctx.needs_input_grad[1]                  # the filters get no gradient
+    ctx.x = None if frozen else x                         # only dw needs the input again
     ctx.small_maps = small_maps_road(N, C, stride, OH * OW)
     ctx.winograd = ctx.small_maps is None and uses_winograd(N, C, KH, KW, stride, OH * OW)
     ctx.form = winograd.choose_form(N, OW) if ctx.winograd else None
-    ctx.work = product_work(N * F * C * KH * KW * OH * OW, w.size)    # im2col's products
     with one_blas_thread():
         if ctx.winograd:
             # weights that get no gradient (inference, explanations) keep their transform
@@ -85,8 +84,9 @@ def conv2d_forward(ctx, x, w, b, stride, padding):
             ctx.taps = small_maps.kept_taps(w) if frozen else small_maps.taps_of(w)
             return small_maps.forward_by_taps(x, ctx.taps, b, padding)
         if ctx.small_maps == "pixels":
-            return small_maps.forward_by_pixels(x, w, b, padding, least_share(N, ctx.work))
+            return small_maps.forward_by_pixels(x, w, b, padding)
 
+        ctx.work = product_work(N * F * C * KH * KW * OH * OW, w.size)   # im2col's products
         w_rows = w.reshape(F, -1)                        # (F, C*KH*KW)
         out = np.empty((N, F, OH * OW), dtype=w.dtype)
         wide = OH * OW < settings().wide_columns_below
@@ -119,8 +119,7 @@ def conv2d_backward(ctx, dout):
         if ctx.small_maps == "taps":
             return small_maps.backward_by_taps(ctx.x, ctx.taps, dout, p, need_dx, need_dw, need_db)
         if ctx.small_maps == "pixels":
-            return small_maps.backward_by_pixels(ctx.x, ctx.w, dout, p, least_share(N, ctx.work),
-                                                 need_dx, need_dw, need_db)
+            return small_maps.backward_by_pixels(ctx.x, ctx.w, dout, p, need_dx, need_dw, need_db)
         dout = dout.reshape(N, F, OH * OW)
         w_rows = ctx.w.reshape(F, -1)                    # (F, C*KH*KW)
         wide = OH * OW < settings().wide_columns_below

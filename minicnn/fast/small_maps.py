@@ -52,7 +52,7 @@ roads from settings().small_maps_min_images and small_maps_by_pixel_min_images.
 import numpy as np
 
 from minicnn.fast.kept import kept
-from minicnn.fast.parallel import for_each_part, for_each_share, product_work
+from minicnn.fast.parallel import for_each_part, for_each_share, least_share, product_work
 
 
 def channels_last(a):
@@ -92,11 +92,12 @@ def kept_taps(w):
     return kept(w, "taps", taps_of)
 
 
-def tap_work(N, F, C, blocks, taps):
-    """The multiply-adds of a batch of N images' products by taps, with each weight read
-    counted as parallel.product_work counts it: what decides how it is shared out."""
+def tap_work(N, F, C, blocks, weights):
+    """The multiply-adds of a batch of N images' products on either road (every tap times
+    every input pixel it meets, the `blocks` of tap_blocks), with each of the weights read
+    counted as parallel.product_work counts it: what decides how the batch is shared out."""
     pixels_met = sum((oy1 - oy0) * (ox1 - ox0) for _, _, (oy0, oy1), (ox0, ox1), _ in blocks)
-    return product_work(N * F * C * pixels_met, taps.size)
+    return product_work(N * F * C * pixels_met, weights)
 
 
 def forward_by_taps(x, taps, b, padding):
@@ -119,7 +120,7 @@ def forward_by_taps(x, taps, b, padding):
         if b is not None:
             o += b[f0:f1]                                     # (F',): the last axis
         out[n0:n1, f0:f1] = o.transpose(0, 3, 1, 2)
-    for_each_part(N, F, forward_part, tap_work(N, F, C, blocks, taps))
+    for_each_part(N, F, forward_part, tap_work(N, F, C, blocks, taps.size))
     return out
 
 
@@ -153,7 +154,7 @@ def backward_by_taps(x, taps, dout, padding, need_dx, need_dw, need_db):
         return dtaps, db
 
     # dx alone (explanations) shares a single image by its channels; dw and db sum over images
-    shares = for_each_part(N, C, backward_part, tap_work(N, F, C, blocks, taps),
+    shares = for_each_part(N, C, backward_part, tap_work(N, F, C, blocks, taps.size),
                            by_channels=not (need_dw or need_db))
     dw = None
     if need_dw:                                               # (KH, KW, C, F) -> (F, C, KH, KW)
@@ -187,13 +188,14 @@ def window_rows(x_hw, kernel_hw, padding, out_hw):
     return pieces
 
 
-def forward_by_pixels(x, w, b, padding, min_share):
+def forward_by_pixels(x, w, b, padding):
     """x (N, C, H, W), w (F, C, KH, KW), b (F,) or None; stride 1 -> out (N, F, OH, OW)."""
     N, C, H, W = x.shape
     F, _, KH, KW = w.shape
     OH, OW = H + 2 * padding - KH + 1, W + 2 * padding - KW + 1
-    taps = channels_last(w)                                   # (F, KH, KW, C)
+    w_last = channels_last(w)                                 # (F, KH, KW, C)
     pieces = window_rows((H, W), (KH, KW), padding, (OH, OW))
+    work = tap_work(N, F, C, tap_blocks((H, W), (KH, KW), padding, (OH, OW)), w.size)
     out = np.zeros((N, OH, OW, F), dtype=w.dtype)             # channels last until the end
 
     def forward_share(n0, n1):                                # images n0:n1, on one core
@@ -202,22 +204,23 @@ def forward_by_pixels(x, w, b, padding, min_share):
         product = np.empty((n, F), dtype=w.dtype)
         for oy, ox, iy, ky, (ix0, ix1), (kx0, kx1) in pieces:
             X_r = xs[:, iy, ix0:ix1].reshape(n, -1)           # (n, w*C)
-            W_r = taps[:, ky, kx0:kx1].reshape(F, -1)         # (F, w*C)
+            W_r = w_last[:, ky, kx0:kx1].reshape(F, -1)       # (F, w*C)
             out[n0:n1, oy, ox] += np.matmul(X_r, W_r.T, out=product)   # (n, F)
-    for_each_share(N, forward_share, min_share)
+    for_each_share(N, forward_share, least_share(N, work))
     if b is not None:
         out += b                                              # (F,): the last axis
     return np.ascontiguousarray(out.transpose(0, 3, 1, 2))   # (N, F, OH, OW)
 
 
-def backward_by_pixels(x, w, dout, padding, min_share, need_dx, need_dw, need_db):
+def backward_by_pixels(x, w, dout, padding, need_dx, need_dw, need_db):
     """x (the forward's input; needed for dw only), w, dout (N, F, OH, OW) -> dx, dw, db;
     None for those not asked for."""
     N, F, OH, OW = dout.shape
     _, C, KH, KW = w.shape
     H, W = OH - 2 * padding + KH - 1, OW - 2 * padding + KW - 1
-    taps = channels_last(w) if need_dx else None              # (F, KH, KW, C)
+    w_last = channels_last(w) if need_dx else None            # (F, KH, KW, C)
     pieces = window_rows((H, W), (KH, KW), padding, (OH, OW))
+    work = tap_work(N, F, C, tap_blocks((H, W), (KH, KW), padding, (OH, OW)), w.size)
     dx = np.empty((N, C, H, W), dtype=w.dtype) if need_dx else None
 
     def backward_share(n0, n1):                               # images n0:n1, on one core
@@ -232,14 +235,14 @@ def backward_by_pixels(x, w, dout, padding, min_share, need_dx, need_dw, need_db
                 X_r = xs[:, iy, ix0:ix1].reshape(n, -1)       # (n, w*C)
                 dtaps[:, ky, kx0:kx1] += (g_o.T @ X_r).reshape(F, -1, C)
             if need_dx:                                       # dX_r = dout_o @ W_r
-                W_r = taps[:, ky, kx0:kx1].reshape(F, -1)     # (F, w*C)
+                W_r = w_last[:, ky, kx0:kx1].reshape(F, -1)   # (F, w*C)
                 dxs[:, iy, ix0:ix1] += (g_o @ W_r).reshape(n, -1, C)
         if need_dx:
             dx[n0:n1] = dxs.transpose(0, 3, 1, 2)
         db = g.sum(axis=(0, 1, 2)) if need_db else None
         return dtaps, db
 
-    shares = for_each_share(N, backward_share, min_share)
+    shares = for_each_share(N, backward_share, least_share(N, work))
     dw = None
     if need_dw:                                               # (F, KH, KW, C) -> (F, C, KH, KW)
         dw = np.ascontiguousarray(sum(dtaps for dtaps, _ in shares).transpose(0, 3, 1, 2))
