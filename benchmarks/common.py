@@ -22,15 +22,18 @@ def time_once(fn):
     return time.perf_counter() - start
 
 
-def alternate(sides, repeats, warmup=2, settle=1):
+def alternate(sides, repeats, warmup=2, settle=1, settle_seconds=0.02):
     """Time each callable in `sides` ({name: fn}) `repeats` times, alternating
     between them. Returns {name: np.array of seconds}.
 
-    Before each timed call, the side runs `settle` untimed calls. Without them a side
-    would be timed right after the other one, whose threads are still busy for a while:
-    PyTorch's OpenMP threads spin-wait after a parallel region (libgomp's GOMP_SPINCOUNT),
-    and minicnn's helper polls (fast/settings.py `polls`), each competing for the second
-    core. So each side is timed in its own steady state, as when it runs alone, while the
+    Before each timed call, the side runs untimed calls: at least `settle` of them, and for
+    at least `settle_seconds`. Without them a side would be timed right after the other one,
+    whose threads are still busy for a while: PyTorch's OpenMP threads spin-wait after a
+    parallel region (libgomp's GOMP_SPINCOUNT; one of them kept a core busy for about 8 ms
+    after a 0.5 ms convolution on Zen 4), and minicnn's helper polls for about half a
+    millisecond (fast/settings.py `polls`), each competing for the second core. A single
+    settling call is not enough for calls shorter than that spin (a forward pass of a few
+    images). So each side is timed in its own steady state, as when it runs alone, while the
     alternation still shares out the machine's slow moments between them."""
     for fn in sides.values():
         for _ in range(warmup):
@@ -38,8 +41,10 @@ def alternate(sides, repeats, warmup=2, settle=1):
     times = {name: [] for name in sides}
     for _ in range(repeats):
         for name, fn in sides.items():
-            for _ in range(settle):
+            start, calls = time.perf_counter(), 0
+            while calls < settle or time.perf_counter() - start < settle_seconds:
                 fn()
+                calls += 1
             times[name].append(time_once(fn))
     return {name: np.array(t) for name, t in times.items()}
 
