@@ -30,9 +30,11 @@ split the same way into four phases. Every loop is again a flat one that LLVM ve
 
 Two things differ from winograd.py, both for speed. A 6x6 tile has only about a quarter as
 many slots per image as F(2x2)'s 4x4 tiles (72 for a 32x32 map), too short for SIMD loops
-to pay for their set-up: so the passes along the rows run over the slots of all T images
-at once (V's columns for one channel are contiguous across images), and an image's last
-spare slot reads the next image's first columns, junk as before. And the constants 2, 4,
+to pay for their set-up: so the passes along the rows, and the split of the columns into
+phases before them, run over the slots of all T images at once (V's columns for one channel
+are contiguous across images; the split by image took 1.1-1.5x as long for the whole input
+transform, at 16x16 and 32x32), and an image's last spare slot reads the next image's first
+columns, junk as before. And the constants 2, 4,
 5, 8 come in the arrays' dtype (constants()): a Python integer times a float32 element is
 a float64 in numba, which halved the SIMD width and made the transforms 2x slower.
 Each kernel has a plain twin in naive.py (winograd_input_naive(x, padding, m=4) and so on).
@@ -67,8 +69,8 @@ def winograd4_input(x, padding, V):
     two, four, five, eight = constants(x)
     # the padded image: xp[q, i*L + column] is row 4*i + q (+4: the last spare reads past the end)
     xp = np.zeros((4, (TH + 1) * L + 4), dtype=x.dtype)
-    bt_d = np.zeros((6, TH * L + 4), dtype=x.dtype)       # B^T d: bt_d[a, ty*L + column]
-    # bt_d's columns 4u + p of image n at phase[a, p, n*Q + u], for all T images
+    # B^T d of all T images: bt_d[a, (n*TH + ty)*L + column]; its columns 4u + p at phase[a, p, u]
+    bt_d = np.zeros((6, T * TH * L + 4), dtype=x.dtype)
     phase = np.zeros((6, 4, T * Q + 1), dtype=x.dtype)
     for c in range(C):
         for n in range(T):
@@ -78,7 +80,9 @@ def winograd4_input(x, padding, V):
                 for j in range(W):
                     row[j] = pixels[j]
             d0, d1, d2, d3, d4, d5 = xp[0], xp[1], xp[2], xp[3], xp[0, L:], xp[1, L:]
-            b0, b1, b2, b3, b4, b5 = bt_d[0], bt_d[1], bt_d[2], bt_d[3], bt_d[4], bt_d[5]
+            at = n * TH * L                               # image n's rows of tiles in bt_d
+            b0, b1, b2 = bt_d[0, at:], bt_d[1, at:], bt_d[2, at:]
+            b3, b4, b5 = bt_d[3, at:], bt_d[4, at:], bt_d[5, at:]
             for t in range(TH * L):                       # B^T down the columns
                 b0[t] = four * d0[t] - five * d2[t] + d4[t]
             for t in range(TH * L):
@@ -91,15 +95,14 @@ def winograd4_input(x, padding, V):
                 b4[t] = two * (d1[t] - d3[t]) + d4[t] - d2[t]
             for t in range(TH * L):
                 b5[t] = four * d1[t] - five * d3[t] + d5[t]
-            for a in range(6):                            # split the columns into 4 phases
-                s = bt_d[a]
-                p0, p1 = phase[a, 0, n * Q:], phase[a, 1, n * Q:]
-                p2, p3 = phase[a, 2, n * Q:], phase[a, 3, n * Q:]
-                for u in range(Q + 1):
-                    p0[u] = s[4 * u]
-                    p1[u] = s[4 * u + 1]
-                    p2[u] = s[4 * u + 2]
-                    p3[u] = s[4 * u + 3]
+        for a in range(6):                                # split the columns into 4 phases,
+            s = bt_d[a]                                   # all T images in one loop (4Q = TH*L)
+            p0, p1, p2, p3 = phase[a, 0], phase[a, 1], phase[a, 2], phase[a, 3]
+            for u in range(T * Q + 1):
+                p0[u] = s[4 * u]
+                p1[u] = s[4 * u + 1]
+                p2[u] = s[4 * u + 2]
+                p3[u] = s[4 * u + 3]
         for a in range(6):                                # then B along the rows, all T images
             s0, s1, s2, s3 = phase[a, 0], phase[a, 1], phase[a, 2], phase[a, 3]   # in one go:
             s4, s5 = phase[a, 0, 1:], phase[a, 1, 1:]     # slot t has columns 4t .. 4t + 5
@@ -132,7 +135,7 @@ def winograd4_input_adjoint(dV, padding, dx):
     Q, L = TH * K, 4 * K
     two, four, five, eight = constants(dx)
     dxp = np.zeros((4, (TH + 1) * L + 4), dtype=dx.dtype)  # laid out as xp in winograd4_input
-    b_dv = np.zeros((6, TH * L + 4), dtype=dx.dtype)      # laid out as bt_d
+    b_dv = np.zeros((6, T * TH * L + 4), dtype=dx.dtype)  # laid out as bt_d, all T images
     phase = np.zeros((6, 4, T * Q + 1), dtype=dx.dtype)   # laid out as phase
     for c in range(C):
         for a in range(6):                                # B's transpose along the rows
@@ -153,17 +156,18 @@ def winograd4_input_adjoint(dV, padding, dx):
                 s4[t] += v0[t] + v1[t] + v2[t] + v3[t] + v4[t]
             for t in range(T * Q):
                 s5[t] += v5[t]
+        for a in range(6):                                # the phases back into columns,
+            s = b_dv[a]                                   # all T images in one loop
+            p0, p1, p2, p3 = phase[a, 0], phase[a, 1], phase[a, 2], phase[a, 3]
+            for u in range(T * Q):
+                s[4 * u] = p0[u]
+                s[4 * u + 1] = p1[u]
+                s[4 * u + 2] = p2[u]
+                s[4 * u + 3] = p3[u]
         for n in range(T):
-            for a in range(6):                            # the phases back into columns
-                s = b_dv[a]
-                p0, p1 = phase[a, 0, n * Q:], phase[a, 1, n * Q:]
-                p2, p3 = phase[a, 2, n * Q:], phase[a, 3, n * Q:]
-                for u in range(Q):
-                    s[4 * u] = p0[u]
-                    s[4 * u + 1] = p1[u]
-                    s[4 * u + 2] = p2[u]
-                    s[4 * u + 3] = p3[u]
-            b0, b1, b2, b3, b4, b5 = b_dv[0], b_dv[1], b_dv[2], b_dv[3], b_dv[4], b_dv[5]
+            at = n * TH * L                               # image n's rows of tiles in b_dv
+            b0, b1, b2 = b_dv[0, at:], b_dv[1, at:], b_dv[2, at:]
+            b3, b4, b5 = b_dv[3, at:], b_dv[4, at:], b_dv[5, at:]
             d0, d1, d2, d3, d4, d5 = dxp[0], dxp[1], dxp[2], dxp[3], dxp[0, L:], dxp[1, L:]
             d0[TH * L:] = 0.0                             # the last row of planes 0, 1 gets only
             d1[TH * L:] = 0.0                             # the += below: clear the previous plane's
