@@ -35,20 +35,20 @@ def numerical_gradient(f, x, dout, h=H):
     return dx
 
 
-def rel_error(analytic, numeric, least=1e-8):
+def rel_error(analytic, numeric, least=0.0):
     """Largest elementwise relative error |a_i - n_i| / (|a_i| + |n_i|).
 
     Round-off in a centred difference is about eps * |out| / h ~ 1e-10 whatever the size
     of the entry, so an entry far smaller than the largest one (or exactly 0, below a dead
     ReLU) is measured against 1% of the largest instead of against itself, and never
-    against less than `least`.
+    against less than `least` or 1e-8 (an all-zero gradient, checked as such, gives 0).
     """
     analytic, numeric = np.asarray(analytic), np.asarray(numeric)
     assert analytic.shape == numeric.shape, (analytic.shape, numeric.shape)
     if analytic.size == 0:
         return 0.0
     size = np.abs(analytic) + np.abs(numeric)
-    floor = max(1e-2 * size.max(), least)
+    floor = max(1e-2 * size.max(), least, 1e-8)
     return float(np.max(np.abs(analytic - numeric) / np.maximum(size, floor)))
 
 
