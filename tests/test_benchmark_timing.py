@@ -46,9 +46,10 @@ def test_each_timed_call_follows_its_own_settling(seconds, settle_seconds):
     for name, calls in runs[2:]:
         settling, timed = calls[:-1], calls[-1]
         assert len(settling) >= 1
-        # the untimed calls of this turn span settle_seconds (minus the last call's own time)
-        assert timed[1] - settling[0][1] >= settle_seconds - 1e-4   # (the loop starts a hair earlier)
-        # and no more than needed: one call fewer would not have reached it
+        # the timed call starts at least settle_seconds after the first untimed one (less a
+        # hair: the settling loop reads its clock just before that call begins)
+        assert timed[1] - settling[0][1] >= settle_seconds - 1e-4
+        # and no later than needed: the last untimed call began before settle_seconds were up
         assert settling[-1][1] - settling[0][1] < settle_seconds
     for name in sides:
         assert len(times[name]) == 3

@@ -32,11 +32,11 @@ Two things differ from winograd.py, both for speed. A 6x6 tile has only about a 
 many slots per image as F(2x2)'s 4x4 tiles (72 for a 32x32 map), too short for SIMD loops
 to pay for their set-up: so the passes along the rows, and the split of the columns into
 phases before them, run over the slots of all T images at once (V's columns for one channel
-are contiguous across images; the split by image took 1.1-1.5x as long for the whole input
-transform, at 16x16 and 32x32), and an image's last spare slot reads the next image's first
-columns, junk as before. And the constants 2, 4,
-5, 8 come in the arrays' dtype (constants()): a Python integer times a float32 element is
-a float64 in numba, which halved the SIMD width and made the transforms 2x slower.
+are contiguous across images; split image by image, the whole input transform took 1.1-1.5x
+as long at 16x16 and 32x32), and an image's last spare slot reads the next image's first
+columns, junk as before. And the constants 2, 4, 5, 8 come in the arrays' dtype
+(constants()): a Python integer times a float32 element is a float64 in numba, which halved
+the SIMD width and made the transforms 2x slower.
 Each kernel has a plain twin in naive.py (winograd_input_naive(x, padding, m=4) and so on).
 """
 import numpy as np
