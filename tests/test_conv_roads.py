@@ -439,7 +439,8 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile, W):
     (4, 32, 1, "F4"),                   # the reference net's conv2: 32x32 maps
     (4, 16, 1, "F4"),                   # conv3, conv4: 16x16
     (4, 18, 0, "F4"),                   # 16x16 maps without padding
-    (3, 32, 1, "F2"),                   # fewer images than settings().winograd_4x4_min_images
+    (3, 32, 1, "F4"),                   # settings().winograd_4x4_min_images
+    (2, 32, 1, "F2"),                   # fewer images than that
     (1, 16, 1, "F2"),                   # one image (a saliency map)
     (4, 31, 1, "F4"),                   # vgg_bn_net's odd widths, side by side
     (4, 15, 1, "F4"),                   # settings().winograd_4x4_min_width
@@ -453,7 +454,7 @@ def test_winograd_4x4_in_tiles_equals_one_tile(images_per_tile, W):
 ])
 def test_conv2d_takes_the_winograd_4x4_road_by_default(N, size, padding, form):
     assert fast.settings().winograd_4x4_min_width == 15, "the sizes above straddle it"
-    assert fast.settings().winograd_4x4_min_images == 4, "and the batches this"
+    assert fast.settings().winograd_4x4_min_images == 3, "and the batches this"
     assert fast.settings().winograd_4x4_narrow_min_width == 7, "and the narrow widths this"
     assert fast.settings().winograd_4x4_narrow_min_images == 128, "and their batches this"
     rng = np.random.default_rng(size)

@@ -16,7 +16,7 @@ channels instead, out[f0:f1] = w[f0:f1] @ cols on one core and the rest on the o
 
 3x3 filters at stride 1 (most of the reference net) take a faster road to the same
 result: Winograd's F(2x2, 3x3), in fast/winograd.py, with 2.25x fewer multiplies, or on
-maps at least 15 wide (and batches of 4 or more; 7 wide in batches of 128 or more) its
+maps at least 15 wide (and batches of 3 or more; 7 wide in batches of 128 or more) its
 F(4x4, 3x3), with 4x fewer (winograd.choose_form). Other shapes, and inputs with fewer than
 settings().winograd_min_channels channels (such as the first layer's RGB), use im2col:
 with so few channels to sum over, Winograd's 16 small matrix multiplies cost more than

@@ -42,8 +42,12 @@ class Settings:
     winograd_4x4_min_width: int = 15
     # ... for a batch of at least this many images: with fewer, its passes along the rows are
     # too short (one 32x32 image has 72 tile slots) and F(2x2, 3x3) is faster (a single
-    # image's forward through the reference net: 0.77 against 0.87 ms on Zen 4)
-    winograd_4x4_min_images: int = 4
+    # image's forward through the reference net: 0.77 against 0.87 ms on Zen 4). From 3
+    # rather than 4: with 3 images the reference net's forward was 1.12x as fast, its
+    # saliency map 1.11x, its training step 1.04x; vgg_bn_net's and residual_net's forward
+    # 1.15x and 1.09x, training 1.04x and 1.07x (with 2: 1.01x, 1.06x and 0.98x;
+    # benchmarks/README.md, session 23)
+    winograd_4x4_min_images: int = 3
     # Narrower maps, down to this width, take F(4x4, 3x3) only in batches of at least
     # winograd_4x4_narrow_min_images: a map that is one or two tiles wide gives each of its
     # 36 products few columns, and transforming the filters (36 rather than 16 matrices of
@@ -83,6 +87,10 @@ class Settings:
     relu_min_share: int = 2**19        # elements (2 MB of float32)
     norm_min_share: int = 2**19        # elements (batch norm's passes over memory)
     linear_min_work: int = 2**21       # multiply-adds: a smaller product is done in one go
+    # a linear layer's forward and dx take batches of up to this many images one image at a
+    # time, by matrix-vector products (fast/linear.py): the reference net's forward of 2 and 3
+    # images was 1.11x and 1.13x as fast, of 4 and 6 0.87x (benchmarks/README.md, session 23)
+    linear_by_image_max: int = 3
     # a thread waiting for news polls this many times (each a sched_yield) before sleeping
     polls: int = 1000
 

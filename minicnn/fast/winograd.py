@@ -50,7 +50,7 @@ The larger F(4x4, 3x3) (kernels/winograd4.py) makes each 4x4 block of outputs
 from a 6x6 tile, with 4x fewer multiplies than im2col: 36 matrix multiplies instead
 of 16, each with a quarter of the columns. Its transforms need constants up to 8 and
 1/24, so float32 errors grow several times (still about 1e-6 of the largest output).
-It is used for batches of 4 images or more whose maps are at least 15 wide (choose_form):
+It is used for batches of 3 images or more whose maps are at least 15 wide (choose_form):
 the reference net's conv2-conv4, whose training step it made 1.24x faster on a Zen 4
 core pair (99.6 against 123.3 ms at batch 128, in one process; benchmarks/README.md), and
 vgg_bn_net's 31 and 15 wide maps, side by side as above (W + 1 is a multiple of 4 there, so
