@@ -89,7 +89,8 @@ class Settings:
     linear_min_work: int = 2**21       # multiply-adds: a smaller product is done in one go
     # a linear layer's forward and dx take batches of up to this many images one image at a
     # time, by matrix-vector products (fast/linear.py): the reference net's forward of 2 and 3
-    # images was 1.11x and 1.13x as fast, of 4 and 6 0.87x (benchmarks/README.md, session 23)
+    # images was 1.11-1.16x and 1.09-1.13x as fast (two runs), mlp's 1.50x and 1.41x; of 4 and
+    # 6 images 0.87x (benchmarks/README.md, session 23)
     linear_by_image_max: int = 3
     # a thread waiting for news polls this many times (each a sched_yield) before sleeping
     polls: int = 1000
