@@ -36,12 +36,12 @@ def linear_forward(ctx, x, w, b):
                 np.matmul(w[m0:m1], x[n], out=out[n, m0:m1])
             if b is not None:
                 out[:, m0:m1] += b[m0:m1]
-            return
-        out_t = w[m0:m1] @ x.T                           # (m1-m0, N) = (x @ w[m0:m1].T).T
-        if b is not None:
-            np.add(out_t.T, b[m0:m1], out=out[:, m0:m1])
         else:
-            out[:, m0:m1] = out_t.T
+            out_t = w[m0:m1] @ x.T                       # (m1-m0, N) = (x @ w[m0:m1].T).T
+            if b is not None:
+                np.add(out_t.T, b[m0:m1], out=out[:, m0:m1])
+            else:
+                out[:, m0:m1] = out_t.T
     with one_blas_thread():
         for_each_share(M, forward_share, min_share(N, w, M))
     ctx.x, ctx.w = x, w
